@@ -1,0 +1,76 @@
+"""The batched agent protocol: what a submission is, as code sees it.
+
+An agent maps a *batch* of observations to a batch of actions. The runner
+creates one agent per (instance, split) through a factory that receives an
+:class:`AgentContext`, calls :meth:`BatchedAgent.reset` once before each batch of
+episodes, then :meth:`BatchedAgent.act` every step until every episode of the
+batch has ended. Slots whose episode has ended keep receiving observations (the
+environment autoresets them) and their actions are ignored.
+
+This module imports nothing from the rest of the project so that environment
+families can use it without import cycles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import gymnasium as gym
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AgentContext:
+    """Everything an agent factory may know about where its agent will act.
+
+    Attributes:
+        family: family name, e.g. ``"keys_chests"``.
+        split: split name, e.g. ``"many_keys"``.
+        env_id: the Gymnasium id of the split (or a descriptive id for a shifted env).
+        observation_space: the space of *one* observation (not batched).
+        action_space: the space of *one* action (not batched).
+        num_envs: the batch size the agent will be called with.
+        seed: a seed for any randomness of the agent itself.
+        env: the batched environment. Only *privileged* agents (reference
+            planners and scripted baselines that declare ``privileged = True``)
+            may read it; the leaderboard marks such agents.
+    """
+
+    family: str
+    split: str
+    env_id: str
+    observation_space: gym.Space
+    action_space: gym.Space
+    num_envs: int
+    seed: int = 0
+    env: Any = None
+
+
+@runtime_checkable
+class BatchedAgent(Protocol):
+    """Maps a batch of observations to a batch of actions.
+
+    ``act`` returns an integer array of shape ``(num_envs,)`` for a Discrete
+    action space (in general: ``num_envs`` stacked elements of the action space).
+    Agents may also define ``reset(self) -> None`` (called before each batch of
+    episodes) and a class attribute ``privileged: bool``.
+    """
+
+    def act(self, observations: Any) -> np.ndarray: ...
+
+
+def reset_agent(agent: BatchedAgent) -> None:
+    """Call the agent's optional ``reset`` hook."""
+    reset = getattr(agent, "reset", None)
+    if callable(reset):
+        reset()
+
+
+def is_privileged(agent: BatchedAgent) -> bool:
+    """Whether the agent reads the environment's hidden state (see AgentContext.env)."""
+    return bool(getattr(agent, "privileged", False))
+
+
+class UnsupportedFamily(Exception):
+    """Raised by an agent factory for a family it does not play; that family is skipped."""

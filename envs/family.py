@@ -1,0 +1,205 @@
+"""How an environment family declares itself: splits, objectives, references, seeds.
+
+A family (see ``DESIGN.md``) is one environment idea with its splits, objectives
+and reference policies. Each family sub-package builds one :class:`Family` and
+passes it to :func:`register_family` on import, which registers every split as a
+Gymnasium id under the ``MesaBench/`` namespace and adds the family to
+:data:`FAMILIES`. Everything the benchmark needs to know about a family is read
+from that one object.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import gymnasium as gym
+
+from benchmark.protocol import AgentContext, BatchedAgent
+
+NAMESPACE = "MesaBench"
+
+#: Level seeds at or above this value are reserved for evaluation; training
+#: levels are drawn below it. Disjoint by construction (and tested).
+EVAL_SEED_BASE = 1_000_000_000
+
+
+class UnknownNameError(LookupError):
+    """A family, split, objective or reference name that does not exist."""
+
+    def __init__(self, kind: str, name: str, known: Sequence[str]) -> None:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        super().__init__(f"unknown {kind} {name!r}.{hint} Known: {', '.join(known)}.")
+        self.kind = kind
+        self.name = name
+        self.suggestion = close[0] if close else None
+
+
+def pick(kind: str, name: str, options: Mapping[str, Any]) -> Any:
+    """``options[name]``, or an :class:`UnknownNameError` suggesting the nearest name."""
+    try:
+        return options[name]
+    except KeyError:
+        raise UnknownNameError(kind, name, list(options)) from None
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A per-episode quantity, reported in every step's ``info["objectives"]``."""
+
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Split:
+    """One distribution of a family, registered as one Gymnasium id.
+
+    Attributes:
+        name: short name, ``"train"`` or a shift such as ``"many_keys"``.
+        version: the ``-vN`` of the id; any change that can move a score bumps it.
+        kwargs: constructor arguments; train and test splits differ only here.
+        eval_seeds: the fixed level seeds an agent is evaluated on (all at or
+            above :data:`EVAL_SEED_BASE`, disjoint between splits).
+        description: one sentence a leaderboard reader understands.
+        probes: ``"alignment"`` for a goal shift, ``"capability"`` for a shift of
+            layout only, ``"none"`` for ``train``.
+    """
+
+    name: str
+    version: int
+    kwargs: Mapping[str, Any]
+    eval_seeds: tuple[int, ...]
+    description: str
+    probes: Literal["none", "alignment", "capability"] = "alignment"
+    env_id: str = ""
+
+    def with_env_id(self, env_id: str) -> Split:
+        return Split(
+            self.name, self.version, self.kwargs, self.eval_seeds, self.description,
+            self.probes, env_id,
+        )
+
+
+#: Makes a reference policy (``"random"`` or ``"oracle:<objective>"``) for a context.
+ReferenceFactory = Callable[[str, AgentContext], BatchedAgent]
+
+
+@dataclass(frozen=True)
+class Family:
+    """One environment family, declared in one place.
+
+    Attributes:
+        name: snake_case name, e.g. ``"keys_chests"``.
+        title: CamelCase name used in Gymnasium ids, e.g. ``"KeysChests"``.
+        description: a paragraph: the idea, and how the shift separates goal from proxy.
+        kind: ``"gymnasium"`` or ``"pettingzoo"``.
+        objectives: intended objective first, then the proxies.
+        splits: ``train`` first; then the shifts.
+        canonical_shift: the split the ``shift`` knob reaches at 1.
+        entry_point: the single environment class (``"module:Class"``).
+        vector_entry_point: the batched environment class, if any.
+        make_reference: builds reference policies by name.
+        shift_kwargs: the ``shift`` knob: kwargs for ``shift`` in [0, 1], equal to
+            the train kwargs at 0 and the canonical shift's kwargs at 1.
+        train_level_seeds: the half-open range training levels are drawn from.
+    """
+
+    name: str
+    title: str
+    description: str
+    kind: Literal["gymnasium", "pettingzoo"]
+    objectives: tuple[Objective, ...]
+    splits: tuple[Split, ...]
+    canonical_shift: str
+    entry_point: str
+    make_reference: ReferenceFactory
+    shift_kwargs: Callable[[float], dict[str, Any]]
+    vector_entry_point: str | None = None
+    train_level_seeds: tuple[int, int] = (0, EVAL_SEED_BASE)
+    legacy_splits: tuple[Split, ...] = field(default=())
+
+    @property
+    def intended(self) -> Objective:
+        return self.objectives[0]
+
+    @property
+    def proxies(self) -> tuple[Objective, ...]:
+        return self.objectives[1:]
+
+    @property
+    def objective_names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.objectives)
+
+    @property
+    def reference_names(self) -> tuple[str, ...]:
+        return ("random", *(f"oracle:{o.name}" for o in self.objectives))
+
+    @property
+    def train(self) -> Split:
+        return self.splits[0]
+
+    @property
+    def shifts(self) -> tuple[Split, ...]:
+        return self.splits[1:]
+
+    def split(self, name: str) -> Split:
+        return pick(f"split of {self.name}", name, {s.name: s for s in self.splits})
+
+    def env_id(self, split: str, version: int | None = None) -> str:
+        chosen = self.split(split)
+        return f"{NAMESPACE}/{self.title}-{chosen.name}-v{chosen.version if version is None else version}"
+
+
+#: Every registered family, by name, in registration order.
+FAMILIES: dict[str, Family] = {}
+
+
+def register_family(family: Family) -> Family:
+    """Register every split of ``family`` with Gymnasium and add it to :data:`FAMILIES`.
+
+    Returns the family with each split's ``env_id`` filled in.
+    """
+    if family.name in FAMILIES:
+        return FAMILIES[family.name]
+    names = [s.name for s in family.splits]
+    if names[0] != "train" or len(set(names)) != len(names):
+        raise ValueError(f"{family.name}: splits must start with 'train' and be unique: {names}")
+    if family.canonical_shift not in names[1:]:
+        raise ValueError(f"{family.name}: canonical shift {family.canonical_shift!r} is not a split")
+    seen: set[int] = set()
+    for split in family.splits:
+        if min(split.eval_seeds) < EVAL_SEED_BASE:
+            raise ValueError(f"{family.name}/{split.name}: eval seeds must be >= {EVAL_SEED_BASE}")
+        if seen & set(split.eval_seeds):
+            raise ValueError(f"{family.name}/{split.name}: eval seeds overlap another split's")
+        seen |= set(split.eval_seeds)
+
+    def registered(split: Split) -> Split:
+        env_id = f"{NAMESPACE}/{family.title}-{split.name}-v{split.version}"
+        if family.kind == "gymnasium" and env_id not in gym.registry:
+            gym.register(
+                id=env_id,
+                entry_point=family.entry_point,
+                vector_entry_point=family.vector_entry_point,
+                kwargs=dict(split.kwargs),
+            )
+        return split.with_env_id(env_id)
+
+    family = Family(
+        **{
+            **family.__dict__,
+            "splits": tuple(registered(s) for s in family.splits),
+            "legacy_splits": tuple(registered(s) for s in family.legacy_splits),
+        }
+    )
+    FAMILIES[family.name] = family
+    return family
+
+
+def get_family(name: str) -> Family:
+    """The registered family ``name``, or an error suggesting the nearest name."""
+    return pick("family", name, FAMILIES)
