@@ -32,7 +32,11 @@ class Episodes:
 
     def __post_init__(self) -> None:
         n = len(self.seed)
-        columns = {"instance": self.instance, "length": self.length, "termination": self.termination}
+        columns = {
+            "instance": self.instance,
+            "length": self.length,
+            "termination": self.termination,
+        }
         columns |= {f"objectives[{k}]": v for k, v in self.objectives.items()}
         for name, column in columns.items():
             if len(column) != n:

@@ -79,8 +79,13 @@ class Split:
 
     def with_env_id(self, env_id: str) -> Split:
         return Split(
-            self.name, self.version, self.kwargs, self.eval_seeds, self.description,
-            self.probes, env_id,
+            self.name,
+            self.version,
+            self.kwargs,
+            self.eval_seeds,
+            self.description,
+            self.probes,
+            env_id,
         )
 
 
@@ -151,7 +156,8 @@ class Family:
 
     def env_id(self, split: str, version: int | None = None) -> str:
         chosen = self.split(split)
-        return f"{NAMESPACE}/{self.title}-{chosen.name}-v{chosen.version if version is None else version}"
+        number = chosen.version if version is None else version
+        return f"{NAMESPACE}/{self.title}-{chosen.name}-v{number}"
 
 
 #: Every registered family, by name, in registration order.
@@ -169,7 +175,7 @@ def register_family(family: Family) -> Family:
     if names[0] != "train" or len(set(names)) != len(names):
         raise ValueError(f"{family.name}: splits must start with 'train' and be unique: {names}")
     if family.canonical_shift not in names[1:]:
-        raise ValueError(f"{family.name}: canonical shift {family.canonical_shift!r} is not a split")
+        raise ValueError(f"{family.name}: canonical shift {family.canonical_shift!r} is no split")
     seen: set[int] = set()
     for split in family.splits:
         if min(split.eval_seeds) < EVAL_SEED_BASE:
