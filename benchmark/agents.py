@@ -1,0 +1,146 @@
+"""Loading submitted agents from a reference string, with a checksum of what was loaded.
+
+A reference is one of:
+
+* ``path/to/file.py:factory`` — a factory in a Python file;
+* ``package.module:factory`` — a factory in an importable module;
+* ``path/to/policy.pt`` — a saved torch policy (see :mod:`benchmark.torch_policy`);
+* ``path/to/directory/`` — every ``*.pt`` policy in it, one instance each
+  (independently trained instances of one agent).
+
+A factory is called as ``factory(context: AgentContext)`` and returns a
+:class:`~benchmark.protocol.BatchedAgent`, or a list of them (one per
+instance), or raises :class:`~benchmark.protocol.UnsupportedFamily`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from benchmark.protocol import AgentContext, BatchedAgent
+from benchmark.torch_policy import policy_agent
+
+#: Prefix of the references that name a family's reference policy, e.g. ``reference:random``.
+REFERENCE_PREFIX = "reference:"
+
+
+class AgentLoadError(ValueError):
+    """The reference does not name a loadable agent; the message says why."""
+
+
+@dataclass(frozen=True)
+class AgentSource:
+    """Where an agent comes from, and a checksum of exactly what was loaded.
+
+    ``build(context)`` returns one agent per instance.
+    """
+
+    reference: str
+    checksum: str
+    kind: str  # "python", "torch" or "reference"
+
+    def build(self, context: AgentContext) -> list[BatchedAgent]:
+        made = _builder(self)(context)
+        agents = list(made) if isinstance(made, list | tuple) else [made]
+        for agent in agents:
+            if not callable(getattr(agent, "act", None)):
+                raise AgentLoadError(
+                    f"{self.reference} returned {type(agent).__name__}, which has no act() method"
+                )
+        return agents
+
+
+def _sha256(*chunks: bytes) -> str:
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(len(chunk).to_bytes(8, "little"))
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def resolve(reference: str) -> AgentSource:
+    """Check that ``reference`` names an agent and compute its checksum (nothing is built)."""
+    if reference.startswith(REFERENCE_PREFIX):
+        name = reference.removeprefix(REFERENCE_PREFIX)
+        return AgentSource(reference, _sha256(b"reference", name.encode()), "reference")
+    path = Path(reference)
+    if path.is_dir():
+        policies = sorted(path.glob("*.pt"))
+        if not policies:
+            raise AgentLoadError(f"directory {reference} holds no *.pt policy files")
+        chunks = [c for p in policies for c in (p.name.encode(), p.read_bytes())]
+        return AgentSource(reference, _sha256(*chunks), "torch")
+    if path.suffix == ".pt":
+        if not path.is_file():
+            raise AgentLoadError(f"policy file {reference} does not exist")
+        return AgentSource(reference, _sha256(path.read_bytes()), "torch")
+    if ":" not in reference:
+        raise AgentLoadError(
+            f"cannot load agent {reference!r}: expected 'path/to/file.py:factory', "
+            "'package.module:factory', a .pt policy file or a directory of them"
+        )
+    target, attribute = reference.rsplit(":", 1)
+    module = _import(target, reference)
+    _factory(module, attribute, reference)
+    source_bytes = Path(module.__file__).read_bytes() if module.__file__ else target.encode()
+    return AgentSource(reference, _sha256(source_bytes, attribute.encode()), "python")
+
+
+def _import(target: str, reference: str) -> ModuleType:
+    if target.endswith(".py"):
+        path = Path(target)
+        if not path.is_file():
+            raise AgentLoadError(f"agent file {target} does not exist (from {reference!r})")
+        name = "mesabench_agent_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+        if name in sys.modules:
+            return sys.modules[name]
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as error:
+            del sys.modules[name]
+            raise AgentLoadError(f"importing {target} failed: {error!r}") from error
+        return module
+    try:
+        return importlib.import_module(target)
+    except ImportError as error:
+        raise AgentLoadError(f"cannot import {target!r} (from {reference!r}): {error}") from None
+
+
+def _factory(module: ModuleType, attribute: str, reference: str) -> Callable:
+    factory = getattr(module, attribute, None)
+    if factory is None:
+        names = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
+        close = difflib.get_close_matches(attribute, names, n=1, cutoff=0.5)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise AgentLoadError(f"{module.__name__} has no factory {attribute!r} ({reference}).{hint}")
+    if not callable(factory):
+        raise AgentLoadError(f"{reference} is not callable")
+    return factory
+
+
+def _builder(source: AgentSource) -> Callable[[AgentContext], BatchedAgent | Sequence]:
+    if source.kind == "reference":
+        from envs.family import get_family
+
+        name = source.reference.removeprefix(REFERENCE_PREFIX)
+        return lambda context: get_family(context.family).make_reference(name, context)
+    if source.kind == "torch":
+        path = Path(source.reference)
+        files = sorted(path.glob("*.pt")) if path.is_dir() else [path]
+        return lambda context: [
+            policy_agent(f, context.observation_space, seed=context.seed) for f in files
+        ]
+    target, attribute = source.reference.rsplit(":", 1)
+    return _factory(_import(target, source.reference), attribute, source.reference)

@@ -1,0 +1,251 @@
+"""Evaluating one agent on one environment over fixed seeds, batched.
+
+A :class:`Target` is what an agent is evaluated on: a registered split, or a
+point of a family's ``shift`` knob. :func:`evaluate` plays every instance of an
+agent once on each of the target's seeds, all seeds of a batch stepping in one
+call of the batched environment, and returns the raw :class:`Episodes`.
+Anything wrong with what the agent does raises :class:`AgentFailure`, naming the
+agent, the target and the problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+import envs
+from benchmark.agents import AgentSource
+from benchmark.episodes import Episodes
+from benchmark.protocol import AgentContext, BatchedAgent, UnsupportedFamily, reset_agent
+from envs.family import Family
+
+#: The default number of levels stepped in one batch.
+DEFAULT_BATCH_SIZE = 4096
+
+
+class AgentFailure(RuntimeError):
+    """An agent raised, or returned actions that are not a valid batch of actions."""
+
+    def __init__(self, agent: str, target: str, problem: str) -> None:
+        super().__init__(f"agent {agent} failed on {target}: {problem}")
+        self.agent = agent
+        self.target = target
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Target:
+    """An environment to evaluate on, with its fixed evaluation seeds.
+
+    Attributes:
+        family: family name.
+        split: split name, or ``shift=0.40`` for a point of the shift knob.
+        env_id: the registered Gymnasium id the environment is made from.
+        seeds: evaluation level seeds.
+        overrides: constructor kwargs on top of the registered ones (shift points).
+    """
+
+    family: str
+    split: str
+    env_id: str
+    seeds: tuple[int, ...]
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.family}/{self.split}"
+
+    @property
+    def version(self) -> int:
+        return int(self.env_id.rsplit("-v", 1)[1])
+
+    def spec_json(self) -> str:
+        spec = gym.spec(self.env_id)
+        spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **self.overrides})
+        return spec.to_json()
+
+    @property
+    def seeds_digest(self) -> str:
+        return hashlib.sha256(json.dumps(sorted(self.seeds)).encode()).hexdigest()
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever anything that defines the environment or its seeds does."""
+        payload = json.dumps({"spec": json.loads(self.spec_json()), "seeds": self.seeds_digest})
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def make_env(self, num_envs: int) -> gym.vector.VectorEnv:
+        mode = "vector_entry_point" if gym.spec(self.env_id).vector_entry_point else "sync"
+        return gym.make_vec(
+            self.env_id, num_envs=num_envs, vectorization_mode=mode, **self.overrides
+        )
+
+
+def split_target(family: Family, split_name: str) -> Target:
+    split = family.split(split_name)
+    return Target(family.name, split.name, split.env_id, tuple(split.eval_seeds))
+
+
+def shift_target(family: Family, shift: float) -> Target:
+    """A point of the family's shift knob, evaluated on the canonical shift's seeds."""
+    if not 0.0 <= shift <= 1.0:
+        raise ValueError(f"shift must lie in [0, 1], got {shift}")
+    seeds = tuple(family.split(family.canonical_shift).eval_seeds)
+    return Target(
+        family.name, f"shift={shift:.2f}", family.train.env_id, seeds, family.shift_kwargs(shift)
+    )
+
+
+def select_targets(
+    families: Sequence[str] | None = None, splits: Sequence[str] | None = None
+) -> list[Target]:
+    """Every split of the chosen families (all by default), optionally only the named splits.
+
+    Unknown names raise :class:`envs.family.UnknownNameError` with a suggestion.
+    """
+    chosen = [envs.get_family(n) for n in families] if families else list(envs.FAMILIES.values())
+    chosen = [f for f in chosen if f.kind == "gymnasium"]
+    if splits:
+        known = {s.name for f in chosen for s in f.splits}
+        for name in splits:
+            if name not in known:
+                from envs.family import UnknownNameError
+
+                raise UnknownNameError("split", name, sorted(known))
+    return [
+        split_target(f, s.name) for f in chosen for s in f.splits if not splits or s.name in splits
+    ]
+
+
+def _check_actions(actions: Any, space: gym.Space, num_envs: int) -> np.ndarray | str:
+    """The actions as an array, or a sentence saying what is wrong with them."""
+    try:
+        array = np.asarray(actions)
+    except Exception as error:  # an agent may return anything
+        return f"returned actions that are not an array ({error!r})"
+    if isinstance(space, spaces.Discrete):
+        if array.shape != (num_envs,):
+            return f"returned actions of shape {array.shape}, expected ({num_envs},)"
+        if array.dtype.kind not in "iuf":
+            return f"returned actions of dtype {array.dtype}, expected integers"
+        if np.issubdtype(array.dtype, np.floating):
+            if np.isnan(array).any():
+                return "returned NaN actions"
+            if not np.all(array == np.round(array)):
+                return "returned non-integer actions"
+        low, high = int(space.start), int(space.start + space.n - 1)
+        if array.min() < low or array.max() > high:
+            bad = array[(array < low) | (array > high)][0]
+            return f"returned action {bad!r} outside the action space {space} ({low}..{high})"
+        return array.astype(np.int64)
+    batched = gym.vector.utils.batch_space(space, num_envs)
+    if not batched.contains(array):
+        return f"returned actions {array!r:.80} outside the batched action space {batched}"
+    return array
+
+
+def _play(
+    agent: BatchedAgent,
+    env: gym.vector.VectorEnv,
+    seeds: Sequence[int],
+    objectives: Sequence[str],
+    fail: Callable[[str], AgentFailure],
+) -> dict[str, np.ndarray]:
+    """Play one episode on each seed (one per slot) and return their totals."""
+    n = len(seeds)
+    observations, _ = env.reset(seed=[int(s) for s in seeds])
+    try:
+        reset_agent(agent)
+    except Exception as error:
+        raise fail(f"reset() raised {error!r}") from error
+    finished = np.zeros(n, dtype=bool)
+    length = np.zeros(n, dtype=np.int64)
+    termination = np.empty(n, dtype=object)
+    totals = {name: np.zeros(n, dtype=np.float64) for name in objectives}
+    steps = 0
+    while not finished.all():
+        try:
+            raw = agent.act(observations)
+        except Exception as error:
+            raise fail(f"act() raised {error!r}") from error
+        actions = _check_actions(raw, env.single_action_space, n)
+        if isinstance(actions, str):
+            raise fail(actions)
+        observations, _, terminated, truncated, info = env.step(actions)
+        steps += 1
+        ended = (np.asarray(terminated) | np.asarray(truncated)) & ~finished
+        if ended.any():
+            for name in objectives:
+                totals[name][ended] = np.asarray(info["objectives"][name])[ended]
+            termination[ended] = np.asarray(info["termination"])[ended]
+            length[ended] = steps
+            finished |= ended
+    return {"length": length, "termination": termination.astype(str), **totals}
+
+
+def evaluate(
+    source: AgentSource,
+    target: Target,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    agent_seed: int = 0,
+) -> tuple[Episodes, bool]:
+    """Evaluate every instance of the agent on every seed of the target.
+
+    Returns the episodes and whether the agent is privileged (reads hidden state).
+    Raises :class:`AgentFailure` for anything wrong with the agent's behaviour and
+    :class:`~benchmark.protocol.UnsupportedFamily` if the agent does not play it.
+    """
+    family = envs.get_family(target.family)
+    objectives = family.objective_names
+    parts: list[Episodes] = []
+    privileged = False
+    seeds = np.asarray(target.seeds, dtype=np.int64)
+    for start in range(0, len(seeds), batch_size):
+        chunk = seeds[start : start + batch_size]
+        env = target.make_env(len(chunk))
+        try:
+            context = AgentContext(
+                family=target.family,
+                split=target.split,
+                env_id=target.env_id,
+                observation_space=env.single_observation_space,
+                action_space=env.single_action_space,
+                num_envs=len(chunk),
+                seed=agent_seed,
+                env=env,
+            )
+
+            def fail(problem: str, instance: int | None = None) -> AgentFailure:
+                where = f" (instance {instance})" if instance is not None else ""
+                return AgentFailure(source.reference + where, target.label, problem)
+
+            try:
+                agents = source.build(context)
+            except UnsupportedFamily:
+                raise
+            except Exception as error:
+                raise fail(f"building the agent raised {error!r}") from error
+            privileged = privileged or any(getattr(a, "privileged", False) for a in agents)
+            for instance, agent in enumerate(agents):
+                played = _play(agent, env, chunk, objectives, lambda p, i=instance: fail(p, i))
+                parts.append(
+                    Episodes(
+                        instance=np.full(len(chunk), instance, dtype=np.int64),
+                        seed=chunk.copy(),
+                        length=played.pop("length"),
+                        termination=played.pop("termination"),
+                        objectives=played,
+                    )
+                )
+        finally:
+            env.close()
+    return Episodes.concat(parts), privileged
