@@ -1,0 +1,687 @@
+"""PPO in torch, in one readable file (in the manner of CleanRL's ``ppo.py``).
+
+Trains a policy on a family's ``train`` split through the Gymnasium 1.x vector
+API and saves the actor as a MesaBench torch policy file (see
+:mod:`benchmark.torch_policy`), so that the result can be submitted like any
+other agent. Usage from Python::
+
+    from baselines.ppo import PPOArgs, train
+    result = train(PPOArgs(family="keys_chests", seed=1, out_dir="runs/ppo"))
+
+or from the command line: ``mesabench train ppo --family keys_chests --seed 1``.
+
+Notes on the vector API. Gymnasium 1.x vector environments autoreset in the
+``NEXT_STEP`` mode by default: the ``step`` *after* an episode ends is a reset
+step whose action is ignored and whose observation is the new episode's first
+one. Those transitions are not experience: they are masked out of GAE and of
+every loss (``valid`` below). The observation returned at the step an episode
+ends is its true final observation, so a time-limit truncation is bootstrapped
+from the value of that observation (``bootstrap_truncated``) and a termination
+is not.
+
+Outputs, written into ``out_dir`` for seed ``S``:
+
+* ``seed{S}.pt``: the actor (flat float32 observations -> action logits);
+* ``seed{S}.args.json``: the exact :class:`PPOArgs` (``PPOArgs.from_dict`` reads it back);
+* ``seed{S}.curve.csv``: one row per update (columns in :data:`CURVE_COLUMNS`,
+  plus ``mean_<objective>`` for each of the family's objectives);
+* ``seed{S}.curve.png``: the learning curve.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+import math
+import os
+import random
+import sys
+import time
+import types
+import typing
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import nn
+
+from benchmark.torch_policy import flat_dim, flatten_batch, save_policy
+
+#: Columns of the curve CSV, in order. ``mean_<objective>`` columns for each of
+#: the family's objectives are inserted after ``mean_length``.
+CURVE_COLUMNS = (
+    "global_step",
+    "episodes",
+    "mean_return",
+    "mean_length",
+    "policy_loss",
+    "value_loss",
+    "entropy",
+    "approx_kl",
+    "clipfrac",
+    "sps",
+)
+
+
+@dataclass
+class PPOArgs:
+    """Every argument of a PPO training run. Saved beside the weights as JSON."""
+
+    # --- what to train on ---
+    family: str = "keys_chests"
+    """Family whose ``train`` split is trained on (``envs.get_family(family).train``)."""
+    env_id: str = ""
+    """If set, train on this Gymnasium id instead of the family's train split
+    (e.g. ``CartPole-v1`` for a smoke test)."""
+    seed: int = 1
+    """Seeds torch, numpy, Python's ``random`` and the environments' first reset."""
+
+    # --- budget and batch ---
+    total_steps: int = 3_000_000
+    """Environment steps (summed over the vector) to train for, rounded down to whole updates."""
+    num_envs: int = 64
+    """Parallel environments in the vector environment."""
+    num_steps: int = 128
+    """Steps per environment per rollout; the batch is ``num_envs * num_steps``."""
+
+    # --- optimisation ---
+    learning_rate: float = 2.5e-4
+    """Adam step size at the start of training."""
+    anneal_lr: bool = True
+    """Anneal the learning rate linearly to 0 over training."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """Lambda of generalised advantage estimation."""
+    num_minibatches: int = 4
+    """Minibatches each update epoch splits the batch into."""
+    update_epochs: int = 4
+    """Passes over the batch per update."""
+    norm_adv: bool = True
+    """Normalise advantages (per minibatch) to zero mean and unit variance."""
+    clip_coef: float = 0.2
+    """Clipping coefficient of the surrogate objective."""
+    clip_vloss: bool = True
+    """Clip the value loss around the rollout's value estimates (as in the PPO paper's code)."""
+    ent_coef: float = 0.01
+    """Weight of the entropy bonus."""
+    vf_coef: float = 0.5
+    """Weight of the value loss."""
+    max_grad_norm: float = 0.5
+    """Global gradient-norm clip."""
+    target_kl: float | None = None
+    """Stop an update's epochs early when the approximate KL exceeds this (None: never)."""
+    bootstrap_truncated: bool = True
+    """Bootstrap the value of the final observation when an episode is truncated (time limit)."""
+
+    # --- network ---
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the actor and of the critic (two separate tanh MLPs)."""
+
+    # --- machinery ---
+    torch_threads: int = 1
+    """Threads torch may use (the machine is shared: keep it small)."""
+    out_dir: str = "runs/ppo"
+    """Directory the checkpoint, arguments, curve CSV and plot are written to."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-compatible dict of every field (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PPOArgs:
+        """The arguments ``data`` (as written by :meth:`to_dict`) describe; unknown keys raise."""
+        known = _field_types()
+        for key in data:
+            if key not in known:
+                raise UnknownFieldError(key)
+        values = {
+            k: tuple(v) if typing.get_origin(known[k]) is tuple else v for k, v in data.items()
+        }
+        return cls(**values)
+
+    def with_overrides(self, overrides: Iterable[str]) -> PPOArgs:
+        """A copy with ``field=value`` strings applied (see :func:`apply_overrides`)."""
+        return apply_overrides(self, overrides)
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_iterations(self) -> int:
+        return max(1, self.total_steps // self.batch_size)
+
+
+class UnknownFieldError(ValueError):
+    """A ``field=value`` override (or a JSON key) that names no field of :class:`PPOArgs`."""
+
+    def __init__(self, name: str) -> None:
+        known = [f.name for f in fields(PPOArgs)]
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        super().__init__(f"unknown PPOArgs field {name!r}.{hint} Known: {', '.join(known)}.")
+        self.name = name
+
+
+def _field_types() -> dict[str, Any]:
+    return typing.get_type_hints(PPOArgs)
+
+
+def _convert(name: str, kind: Any, text: str) -> Any:
+    """Convert the string ``text`` to the type ``kind`` of field ``name``."""
+    origin, params = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if text.strip().lower() in ("none", "null", "") and type(None) in params:
+            return None
+        (inner,) = [p for p in params if p is not type(None)]
+        return _convert(name, inner, text)
+    try:
+        if kind is bool:
+            lowered = text.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true/false")
+        if origin is tuple:
+            return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+        if kind is int:
+            return int(float(text)) if "e" in text.lower() else int(text)
+        if kind is float:
+            return float(text)
+        return str(text)
+    except ValueError as error:
+        raise ValueError(
+            f"bad value {text!r} for PPOArgs field {name!r} ({kind}): {error}"
+        ) from None
+
+
+def apply_overrides(args: PPOArgs, overrides: Iterable[str]) -> PPOArgs:
+    """Apply ``field=value`` strings to a copy of ``args``, converting to each field's type.
+
+    Tuples are comma-separated (``hidden_sizes=128,128``), booleans accept
+    true/false/1/0/yes/no, optional fields accept ``none``. An unknown field
+    raises :class:`UnknownFieldError` naming it (and the nearest known field).
+    """
+    types_ = _field_types()
+    values = asdict(args)
+    for item in overrides:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep:
+            raise ValueError(f"override {item!r} is not of the form field=value")
+        if name not in types_:
+            raise UnknownFieldError(name)
+        values[name] = _convert(name, types_[name], text.strip())
+    return PPOArgs(**values)
+
+
+# --------------------------------------------------------------------------- network
+
+
+def layer_init(layer: nn.Linear, std: float = math.sqrt(2), bias: float = 0.0) -> nn.Linear:
+    """Orthogonal weights with gain ``std`` and constant bias (as in the PPO implementations)."""
+    nn.init.orthogonal_(layer.weight, std)
+    nn.init.constant_(layer.bias, bias)
+    return layer
+
+
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, out_std: float) -> nn.Sequential:
+    """A tanh MLP with orthogonal initialisation; the last layer's gain is ``out_std``."""
+    layers: list[nn.Module] = []
+    for width in hidden:
+        layers += [layer_init(nn.Linear(in_dim, width)), nn.Tanh()]
+        in_dim = width
+    layers.append(layer_init(nn.Linear(in_dim, out_dim), std=out_std))
+    return nn.Sequential(*layers)
+
+
+class Actor(nn.Module):
+    """Flat float32 observations ``(batch, obs_dim)`` -> action logits ``(batch, n_actions)``.
+
+    This is the module that is saved (TorchScript) as the policy file.
+    """
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden: Sequence[int]) -> None:
+        super().__init__()
+        self.net = mlp(obs_dim, hidden, n_actions, out_std=0.01)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Critic(nn.Module):
+    """Flat float32 observations -> state value ``(batch,)``."""
+
+    def __init__(self, obs_dim: int, hidden: Sequence[int]) -> None:
+        super().__init__()
+        self.net = mlp(obs_dim, hidden, 1, out_std=1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(-1)
+
+
+# --------------------------------------------------------------------------- environment
+
+
+@dataclass
+class _Target:
+    """What is trained on: the Gymnasium id, and the family's objective names (if any)."""
+
+    env_id: str
+    family: str
+    objectives: tuple[str, ...]
+
+
+def _resolve(args: PPOArgs) -> _Target:
+    if args.env_id:
+        objectives: tuple[str, ...] = ()
+        try:
+            import envs
+
+            fam = envs.get_family(args.family)
+            if args.env_id in {s.env_id for s in fam.splits}:
+                objectives = fam.objective_names
+        except Exception:
+            pass
+        return _Target(args.env_id, args.family, objectives)
+    import envs
+
+    fam = envs.get_family(args.family)
+    if fam.kind != "gymnasium":
+        raise ValueError(f"PPO trains single-agent (gymnasium) families; {fam.name} is {fam.kind}")
+    return _Target(fam.train.env_id, fam.name, fam.objective_names)
+
+
+def make_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
+    """The batched environment: the id's own vector class if it has one, else a sync vector."""
+    spec = gym.spec(env_id)
+    mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode)
+
+
+def _objective_totals(info: Mapping[str, Any], names: Sequence[str], n: int) -> np.ndarray:
+    """``info["objectives"]`` of a vector step as an (n, len(names)) float array (NaN if absent)."""
+    out = np.full((n, len(names)), np.nan)
+    objectives = info.get("objectives")
+    if objectives is None:
+        return out
+    if isinstance(objectives, Mapping):
+        for j, name in enumerate(names):
+            if name in objectives:
+                out[:, j] = np.asarray(objectives[name], dtype=np.float64).reshape(n)
+        return out
+    # An object array of per-env dicts.
+    for i, item in enumerate(objectives):
+        if isinstance(item, Mapping):
+            for j, name in enumerate(names):
+                out[i, j] = float(item.get(name, np.nan))
+    return out
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced and how fast it ran."""
+
+    checkpoint: Path
+    curve_csv: Path
+    curve_png: Path
+    args_json: Path
+    steps_per_second: float
+    """Environment steps per second over the whole run (rollouts and updates)."""
+    final_mean_return: float
+    """Mean return of the last (up to) ``max(100, num_envs)`` completed training episodes."""
+    global_step: int = 0
+    episodes: int = 0
+    seconds: float = 0.0
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
+    """Train PPO with ``args``; write policy, arguments, curve and plot into ``args.out_dir``."""
+    target = _resolve(args)
+    torch.set_num_threads(max(1, args.torch_threads))
+    _seed_everything(args.seed)
+
+    env = make_vector_env(target.env_id, args.num_envs)
+    autoreset = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP)
+    autoreset = getattr(autoreset, "value", autoreset)
+    if autoreset not in ("NextStep", "SameStep"):
+        raise ValueError(f"{target.env_id}: unsupported vector autoreset mode {autoreset!r}")
+    next_step_reset = autoreset == "NextStep"
+    obs_space, act_space = env.single_observation_space, env.single_action_space
+    if not isinstance(act_space, spaces.Discrete):
+        raise TypeError(f"PPO here supports Discrete actions, got {act_space}")
+    obs_dim, n_actions = flat_dim(obs_space), int(act_space.n)
+
+    actor = Actor(obs_dim, n_actions, args.hidden_sizes)
+    critic = Critic(obs_dim, args.hidden_sizes)
+    params = [*actor.parameters(), *critic.parameters()]
+    optimizer = torch.optim.Adam(params, lr=args.learning_rate, eps=1e-5)
+
+    N, T = args.num_envs, args.num_steps
+    obs_buf = torch.zeros((T, N, obs_dim))
+    act_buf = torch.zeros((T, N), dtype=torch.long)
+    logp_buf = torch.zeros((T, N))
+    rew_buf = torch.zeros((T, N))
+    term_buf = torch.zeros((T, N))
+    trunc_buf = torch.zeros((T, N))
+    val_buf = torch.zeros((T, N))
+    valid_buf = torch.zeros((T, N))
+
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"seed{args.seed}"
+    paths = {
+        "checkpoint": out_dir / f"{stem}.pt",
+        "args_json": out_dir / f"{stem}.args.json",
+        "curve_csv": out_dir / f"{stem}.curve.csv",
+        "curve_png": out_dir / f"{stem}.curve.png",
+    }
+    paths["args_json"].write_text(json.dumps(args.to_dict(), indent=2) + "\n")
+    objective_columns = [f"mean_{name}" for name in target.objectives]
+    columns = [*CURVE_COLUMNS[:4], *objective_columns, *CURVE_COLUMNS[4:]]
+    rows: list[dict[str, float]] = []
+
+    # Episode bookkeeping (per environment slot).
+    ep_return = np.zeros(N)
+    ep_length = np.zeros(N, dtype=np.int64)
+    recent: deque[float] = deque(maxlen=max(100, N))
+    episodes = 0
+
+    obs, _ = env.reset(seed=args.seed)
+    next_obs = torch.from_numpy(flatten_batch(obs_space, obs))
+    next_valid = torch.ones(N)  # False for a slot whose next step is an autoreset step
+    global_step = 0
+    start = time.perf_counter()
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    show = progress and sys.stderr.isatty() and not os.environ.get("PYTEST_CURRENT_TEST")
+    bar = Progress(
+        TextColumn(f"[bold]PPO {target.env_id} seed {args.seed}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[sps]:>7,.0f} steps/s  return {task.fields[ret]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=not show,
+        transient=False,
+    )
+    total = args.num_iterations * args.batch_size
+    with bar:
+        task = bar.add_task("train", total=total, sps=0.0, ret="-")
+        for iteration in range(1, args.num_iterations + 1):
+            if args.anneal_lr:
+                frac = 1.0 - (iteration - 1.0) / args.num_iterations
+                optimizer.param_groups[0]["lr"] = frac * args.learning_rate
+
+            # ---------------------------------------------------------- rollout
+            it_returns: list[float] = []
+            it_lengths: list[int] = []
+            it_objectives: list[np.ndarray] = []
+            for step in range(T):
+                obs_buf[step] = next_obs
+                valid_buf[step] = next_valid
+                with torch.no_grad():
+                    logits = actor(next_obs)
+                    val_buf[step] = critic(next_obs)
+                    action = torch.distributions.Categorical(logits=logits).sample()
+                    logp_buf[step] = torch.distributions.Categorical(logits=logits).log_prob(action)
+                act_buf[step] = action
+                obs, reward, terminated, truncated, info = env.step(action.numpy())
+                valid_np = next_valid.numpy().astype(bool)
+                reward = np.asarray(reward, dtype=np.float64) * valid_np
+                terminated = np.asarray(terminated, dtype=bool) & valid_np
+                truncated = np.asarray(truncated, dtype=bool) & valid_np
+                rew_buf[step] = torch.from_numpy(reward.astype(np.float32))
+                term_buf[step] = torch.from_numpy(terminated.astype(np.float32))
+                trunc_buf[step] = torch.from_numpy(truncated.astype(np.float32))
+                next_obs = torch.from_numpy(flatten_batch(obs_space, obs))
+                done = terminated | truncated
+                if next_step_reset:
+                    next_valid = torch.from_numpy((~done).astype(np.float32))
+                global_step += N
+
+                ep_return += reward
+                ep_length += valid_np
+                if done.any():
+                    ended = np.flatnonzero(done)
+                    totals = _objective_totals(info, target.objectives, N)[ended]
+                    for k, i in enumerate(ended):
+                        it_returns.append(float(ep_return[i]))
+                        it_lengths.append(int(ep_length[i]))
+                        it_objectives.append(totals[k])
+                    ep_return[ended] = 0.0
+                    ep_length[ended] = 0
+
+            # ---------------------------------------------------------- GAE
+            with torch.no_grad():
+                next_value = critic(next_obs)
+                advantages = torch.zeros((T, N))
+                lastgae = torch.zeros(N)
+                for t in reversed(range(T)):
+                    following = next_value if t == T - 1 else val_buf[t + 1]
+                    term, trunc = term_buf[t], trunc_buf[t]
+                    if not args.bootstrap_truncated:
+                        term = torch.maximum(term, trunc)
+                    done_t = torch.maximum(term, trunc)
+                    delta = rew_buf[t] + args.gamma * following * (1.0 - term) - val_buf[t]
+                    lastgae = delta + args.gamma * args.gae_lambda * (1.0 - done_t) * lastgae
+                    lastgae = lastgae * valid_buf[t]
+                    advantages[t] = lastgae
+                returns = advantages + val_buf
+
+            # ---------------------------------------------------------- update
+            keep = valid_buf.reshape(-1).bool()
+            b_obs = obs_buf.reshape(-1, obs_dim)[keep]
+            b_act = act_buf.reshape(-1)[keep]
+            b_logp = logp_buf.reshape(-1)[keep]
+            b_adv = advantages.reshape(-1)[keep]
+            b_ret = returns.reshape(-1)[keep]
+            b_val = val_buf.reshape(-1)[keep]
+            n_valid = int(b_obs.shape[0])
+            mb_size = max(1, math.ceil(n_valid / args.num_minibatches))
+            clipfracs: list[float] = []
+            pg_loss = v_loss = entropy_loss = approx_kl = torch.zeros(())
+            for _epoch in range(args.update_epochs):
+                order = torch.randperm(n_valid)
+                for begin in range(0, n_valid, mb_size):
+                    mb = order[begin : begin + mb_size]
+                    dist = torch.distributions.Categorical(logits=actor(b_obs[mb]))
+                    new_logp = dist.log_prob(b_act[mb])
+                    entropy = dist.entropy()
+                    new_value = critic(b_obs[mb])
+                    logratio = new_logp - b_logp[mb]
+                    ratio = logratio.exp()
+                    with torch.no_grad():
+                        approx_kl = ((ratio - 1) - logratio).mean()
+                        clipfracs.append(
+                            ((ratio - 1.0).abs() > args.clip_coef).float().mean().item()
+                        )
+                    mb_adv = b_adv[mb]
+                    if args.norm_adv and len(mb) > 1:
+                        mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
+                    pg_loss = torch.max(
+                        -mb_adv * ratio,
+                        -mb_adv * torch.clamp(ratio, 1 - args.clip_coef, 1 + args.clip_coef),
+                    ).mean()
+                    if args.clip_vloss:
+                        unclipped = (new_value - b_ret[mb]) ** 2
+                        clipped = b_val[mb] + torch.clamp(
+                            new_value - b_val[mb], -args.clip_coef, args.clip_coef
+                        )
+                        v_loss = 0.5 * torch.max(unclipped, (clipped - b_ret[mb]) ** 2).mean()
+                    else:
+                        v_loss = 0.5 * ((new_value - b_ret[mb]) ** 2).mean()
+                    entropy_loss = entropy.mean()
+                    loss = pg_loss - args.ent_coef * entropy_loss + args.vf_coef * v_loss
+                    optimizer.zero_grad()
+                    loss.backward()
+                    nn.utils.clip_grad_norm_(params, args.max_grad_norm)
+                    optimizer.step()
+                if args.target_kl is not None and approx_kl.item() > args.target_kl:
+                    break
+
+            # ---------------------------------------------------------- logging
+            elapsed = time.perf_counter() - start
+            sps = global_step / max(elapsed, 1e-9)
+            episodes += len(it_returns)
+            recent.extend(it_returns)
+            row: dict[str, float] = {
+                "global_step": global_step,
+                "episodes": episodes,
+                "mean_return": float(np.mean(it_returns)) if it_returns else math.nan,
+                "mean_length": float(np.mean(it_lengths)) if it_lengths else math.nan,
+            }
+            objective_means = (
+                np.nanmean(np.stack(it_objectives), axis=0)
+                if it_objectives and target.objectives
+                else np.full(len(target.objectives), np.nan)
+            )
+            for column, value in zip(objective_columns, objective_means, strict=True):
+                row[column] = float(value)
+            row |= {
+                "policy_loss": float(pg_loss.item()),
+                "value_loss": float(v_loss.item()),
+                "entropy": float(entropy_loss.item()),
+                "approx_kl": float(approx_kl.item()),
+                "clipfrac": float(np.mean(clipfracs)) if clipfracs else math.nan,
+                "sps": sps,
+            }
+            rows.append(row)
+            ret_text = f"{np.mean(recent):.2f}" if recent else "-"
+            bar.update(task, completed=global_step, sps=sps, ret=ret_text)
+
+    seconds = time.perf_counter() - start
+    env.close()
+
+    _write_curve(paths["curve_csv"], columns, rows)
+    save_policy(
+        actor,
+        paths["checkpoint"],
+        observation_space=obs_space,
+        action_space=act_space,
+        metadata={
+            "args": args.to_dict(),
+            "algorithm": "ppo",
+            "family": target.family,
+            "seed": args.seed,
+            "env_id": target.env_id,
+            "global_step": global_step,
+        },
+    )
+    plot_curve(
+        paths["curve_csv"],
+        paths["curve_png"],
+        title=f"PPO on {target.env_id}, seed {args.seed}",
+    )
+    return TrainResult(
+        checkpoint=paths["checkpoint"],
+        curve_csv=paths["curve_csv"],
+        curve_png=paths["curve_png"],
+        args_json=paths["args_json"],
+        steps_per_second=global_step / max(seconds, 1e-9),
+        final_mean_return=float(np.mean(recent)) if recent else math.nan,
+        global_step=global_step,
+        episodes=episodes,
+        seconds=seconds,
+    )
+
+
+def _write_curve(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, float]]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _fmt(row.get(k, math.nan)) for k in columns})
+
+
+def _fmt(value: float) -> str:
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return str(int(value))
+    return "" if value != value else f"{value:.6g}"
+
+
+def read_curve(path: str | Path) -> dict[str, np.ndarray]:
+    """The curve CSV as float columns (empty cells are NaN)."""
+    with Path(path).open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+        names = reader.fieldnames or []
+    return {n: np.array([float(r[n]) if r[n] else np.nan for r in rows]) for n in names}
+
+
+def plot_curve(csv_path: str | Path, png_path: str | Path, *, title: str) -> Path:
+    """Plot returns and objectives (left) and entropy and KL (right) against env steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve = read_curve(csv_path)
+    steps = curve.get("global_step", np.array([]))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    left.plot(steps, curve.get("mean_return", []), label="mean return", color="black", lw=2)
+    for name, values in curve.items():
+        if name.startswith("mean_") and name not in ("mean_return", "mean_length"):
+            left.plot(steps, values, label=f"{name[5:]} (per episode)", alpha=0.8)
+    left.set_xlabel("environment steps")
+    left.set_ylabel("per-episode mean")
+    left.set_title("training episodes")
+    left.legend(loc="best", fontsize="small")
+    left.grid(alpha=0.3)
+    right.plot(steps, curve.get("entropy", []), label="entropy", color="tab:purple")
+    right.set_xlabel("environment steps")
+    right.set_ylabel("policy entropy (nats)")
+    kl_axis = right.twinx()
+    kl_axis.plot(steps, curve.get("approx_kl", []), label="approx KL", color="tab:orange", lw=0.8)
+    kl_axis.set_ylabel("approx KL")
+    handles = right.get_legend_handles_labels()[0] + kl_axis.get_legend_handles_labels()[0]
+    labels = right.get_legend_handles_labels()[1] + kl_axis.get_legend_handles_labels()[1]
+    right.legend(handles, labels, loc="best", fontsize="small")
+    right.set_title("optimisation")
+    right.grid(alpha=0.3)
+    fig.suptitle(title)
+    png_path = Path(png_path)
+    fig.savefig(png_path, dpi=90)
+    plt.close(fig)
+    return png_path
+
+
+__all__ = [
+    "CURVE_COLUMNS",
+    "Actor",
+    "Critic",
+    "PPOArgs",
+    "TrainResult",
+    "UnknownFieldError",
+    "apply_overrides",
+    "make_vector_env",
+    "plot_curve",
+    "read_curve",
+    "train",
+]
