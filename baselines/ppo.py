@@ -42,7 +42,7 @@ import types
 import typing
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from torch import nn
+from torch.distributions import Categorical
 
 from benchmark.torch_policy import flat_dim, flatten_batch, save_policy
 
@@ -345,6 +346,8 @@ class TrainResult:
     global_step: int = 0
     episodes: int = 0
     seconds: float = 0.0
+    actor: nn.Module | None = field(default=None, repr=False, compare=False)
+    """The trained actor in memory (the module the checkpoint scripts)."""
 
 
 def _seed_everything(seed: int) -> None:
@@ -447,10 +450,10 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
                 obs_buf[step] = next_obs
                 valid_buf[step] = next_valid
                 with torch.no_grad():
-                    logits = actor(next_obs)
+                    dist = Categorical(logits=actor(next_obs), validate_args=False)
+                    action = dist.sample()
+                    logp_buf[step] = dist.log_prob(action)
                     val_buf[step] = critic(next_obs)
-                    action = torch.distributions.Categorical(logits=logits).sample()
-                    logp_buf[step] = torch.distributions.Categorical(logits=logits).log_prob(action)
                 act_buf[step] = action
                 obs, reward, terminated, truncated, info = env.step(action.numpy())
                 valid_np = next_valid.numpy().astype(bool)
@@ -511,7 +514,7 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
                 order = torch.randperm(n_valid)
                 for begin in range(0, n_valid, mb_size):
                     mb = order[begin : begin + mb_size]
-                    dist = torch.distributions.Categorical(logits=actor(b_obs[mb]))
+                    dist = Categorical(logits=actor(b_obs[mb]), validate_args=False)
                     new_logp = dist.log_prob(b_act[mb])
                     entropy = dist.entropy()
                     new_value = critic(b_obs[mb])
@@ -609,6 +612,7 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
         global_step=global_step,
         episodes=episodes,
         seconds=seconds,
+        actor=actor,
     )
 
 
