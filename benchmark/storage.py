@@ -548,19 +548,24 @@ def load_episodes(engine: Engine, run_id: int) -> Episodes:
     with Session(engine) as s:
         if s.get(Run, run_id) is None:
             raise LookupError(f"no stored run with id {run_id}")
-        rows = s.execute(
-            select(
-                Episode.instance,
-                Episode.seed,
-                Episode.length,
-                Episode.termination,
-                Episode.objectives,
+        # Through the connection: plain tuples, without ORM row bookkeeping.
+        rows = (
+            s.connection()
+            .execute(
+                select(
+                    Episode.instance,
+                    Episode.seed,
+                    Episode.length,
+                    Episode.termination,
+                    Episode.objectives,
+                )
+                .where(Episode.run_id == run_id)
+                .order_by(Episode.id)
             )
-            .where(Episode.run_id == run_id)
-            .order_by(Episode.id)
-        ).all()
+            .all()
+        )
     instance, seed, length, termination, objectives = zip(*rows, strict=True) if rows else ([],) * 5
-    parsed = [json.loads(o) for o in objectives]
+    parsed = json.loads("[" + ",".join(objectives) + "]")  # one parse, not one per row
     names = list(parsed[0]) if parsed else []
     return Episodes(
         instance=np.array(instance, dtype=np.int64),

@@ -1,7 +1,12 @@
-"""Tests of benchmark.storage, each on its own temporary SQLite database."""
+"""Tests of benchmark.storage, each on its own temporary SQLite database.
+
+Set ``MESABENCH_TEST_DB`` to an empty scratch database URL (e.g. PostgreSQL) to run
+them there instead; its tables are dropped after each test.
+"""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,8 +33,10 @@ STARTED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 @pytest.fixture
 def engine(tmp_path: Path):
-    eng = storage.make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+    url = os.environ.get("MESABENCH_TEST_DB") or f"sqlite:///{tmp_path / 'test.db'}"
+    eng = storage.make_engine(url)
     yield eng
+    storage.Base.metadata.drop_all(eng)
     eng.dispose()
 
 
@@ -178,7 +185,7 @@ def test_failure_midway_through_the_bulk_insert_leaves_no_rows(engine, monkeypat
 
 def test_interrupted_insert_leaves_no_rows(engine):
     def interrupt(conn, cursor, statement, params, context, executemany):
-        if executemany and "INSERT INTO episodes" in statement:
+        if "INSERT INTO episodes" in statement:
             raise KeyboardInterrupt
 
     event.listen(engine, "before_cursor_execute", interrupt)
