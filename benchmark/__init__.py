@@ -1,0 +1,1 @@
+"""MesaBench: registry, agent loading, runner, scoring, storage, leaderboard, check, CLI."""

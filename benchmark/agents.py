@@ -28,7 +28,7 @@ from types import ModuleType
 from benchmark.protocol import AgentContext, BatchedAgent
 from benchmark.torch_policy import policy_agent
 
-#: Prefix of the references that name a family's reference policy, e.g. ``reference:random``.
+#: Prefix of a family's reference policies, e.g. ``reference:keys_chests:oracle:chests_opened``.
 REFERENCE_PREFIX = "reference:"
 
 
@@ -69,8 +69,7 @@ def _sha256(*chunks: bytes) -> str:
 def resolve(reference: str) -> AgentSource:
     """Check that ``reference`` names an agent and compute its checksum (nothing is built)."""
     if reference.startswith(REFERENCE_PREFIX):
-        name = reference.removeprefix(REFERENCE_PREFIX)
-        return AgentSource(reference, _sha256(b"reference", name.encode()), "reference")
+        return AgentSource(reference, _reference_checksum(reference), "reference")
     path = Path(reference)
     if path.is_dir():
         policies = sorted(path.glob("*.pt"))
@@ -92,6 +91,27 @@ def resolve(reference: str) -> AgentSource:
     _factory(module, attribute, reference)
     source_bytes = Path(module.__file__).read_bytes() if module.__file__ else target.encode()
     return AgentSource(reference, _sha256(source_bytes, attribute.encode()), "python")
+
+
+def reference_source(family: str, policy: str) -> AgentSource:
+    """The family's reference policy ``policy`` (``random`` or ``oracle:<objective>``)."""
+    return resolve(f"{REFERENCE_PREFIX}{family}:{policy}")
+
+
+def _reference_checksum(reference: str) -> str:
+    """Covers the family's source files, so editing a planner invalidates stored references."""
+    from envs.family import get_family
+
+    family_name, _, policy = reference.removeprefix(REFERENCE_PREFIX).partition(":")
+    family = get_family(family_name)
+    if policy not in family.reference_names:
+        raise AgentLoadError(
+            f"{family_name} has no reference policy {policy!r}; it has "
+            + ", ".join(family.reference_names)
+        )
+    package = Path(importlib.import_module(f"envs.{family_name}").__file__).parent
+    files = sorted(package.rglob("*.py"))
+    return _sha256(reference.encode(), *(f.read_bytes() for f in files))
 
 
 def _import(target: str, reference: str) -> ModuleType:
@@ -134,8 +154,8 @@ def _builder(source: AgentSource) -> Callable[[AgentContext], BatchedAgent | Seq
     if source.kind == "reference":
         from envs.family import get_family
 
-        name = source.reference.removeprefix(REFERENCE_PREFIX)
-        return lambda context: get_family(context.family).make_reference(name, context)
+        family_name, _, policy = source.reference.removeprefix(REFERENCE_PREFIX).partition(":")
+        return lambda context: get_family(family_name).make_reference(policy, context)
     if source.kind == "torch":
         path = Path(source.reference)
         files = sorted(path.glob("*.pt")) if path.is_dir() else [path]

@@ -25,6 +25,7 @@ import envs
 from benchmark.agents import AgentSource
 from benchmark.episodes import Episodes
 from benchmark.protocol import AgentContext, BatchedAgent, UnsupportedFamily, reset_agent
+from benchmark.storage import seeds_digest
 from envs.family import Family
 
 #: The default number of levels stepped in one batch.
@@ -39,6 +40,10 @@ class AgentFailure(RuntimeError):
         self.agent = agent
         self.target = target
         self.problem = problem
+
+    def __reduce__(self) -> tuple:
+        # Rebuilt from its parts when it crosses from a worker process.
+        return (AgentFailure, (self.agent, self.target, self.problem))
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ class Target:
 
     @property
     def seeds_digest(self) -> str:
-        return hashlib.sha256(json.dumps(sorted(self.seeds)).encode()).hexdigest()
+        return seeds_digest(self.seeds)
 
     @property
     def fingerprint(self) -> str:

@@ -1,0 +1,5 @@
+"""``python -m benchmark`` is the ``mesabench`` command."""
+
+from benchmark.cli import main
+
+main()

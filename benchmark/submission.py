@@ -1,0 +1,267 @@
+"""Submitting an agent: evaluate it (and any missing references) and store every run.
+
+Runs are independent (one per target), so they go to a process pool, one
+target per task, one torch thread per process. Each finished run is stored in
+its own transaction by this (parent) process; a run that fails stores nothing.
+A run already stored for the same agent checksum, environment fingerprint and
+seeds is re-used instead of evaluated again.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
+
+import envs
+from benchmark import storage
+from benchmark.agents import AgentSource, reference_source, resolve
+from benchmark.episodes import Episodes
+from benchmark.protocol import UnsupportedFamily
+from benchmark.runner import DEFAULT_BATCH_SIZE, AgentFailure, Target, evaluate
+
+STORED, REUSED, FAILED, SKIPPED = "stored", "reused", "failed", "skipped"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What became of one (agent, target) evaluation."""
+
+    name: str
+    target: Target
+    status: str
+    run_id: int | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One evaluation to run: an agent under a name, on a target."""
+
+    source: AgentSource
+    name: str
+    version: str
+    kind: str
+    target: Target
+
+
+def code_version() -> str:
+    """``git describe`` of the checkout this code runs from, or the package version."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        if described.returncode == 0:
+            return described.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mesabench")
+    except PackageNotFoundError:
+        return ""
+
+
+def choose_version(engine: Engine, name: str, checksum: str, version: str | None) -> str:
+    """The version to store under: the given one, the one this exact agent already has,
+    or the next integer version when the agent changed."""
+    if version is not None:
+        return version
+    existing = [r for r in storage.list_submissions(engine) if r.name == name]
+    for record in existing:
+        if record.checksum == checksum:
+            return record.version
+    numbers = [int(r.version) for r in existing if r.version.isdigit()]
+    return str(max(numbers, default=0) + 1)
+
+
+def _work(reference: str, target: Target, batch_size: int) -> tuple[Episodes, bool, float, str]:
+    """Runs in a worker process: evaluate and return the episodes (nothing is stored here)."""
+    import torch
+
+    torch.set_num_threads(1)
+    source = resolve(reference)
+    started = time.perf_counter()
+    episodes, privileged = evaluate(source, target, batch_size=batch_size)
+    return episodes, privileged, time.perf_counter() - started, source.checksum
+
+
+def _store(
+    engine: Engine,
+    job: Job,
+    result: tuple[Episodes, bool, float, str],
+    when: datetime,
+    version_of_code: str,
+) -> int:
+    episodes, privileged, duration, checksum = result
+    if checksum != job.source.checksum:
+        raise AgentFailure(job.source.reference, job.target.label, "changed on disk during the run")
+    return storage.store_run(
+        engine,
+        storage.SubmissionInfo(
+            name=job.name,
+            version=job.version,
+            checksum=job.source.checksum,
+            source=job.source.reference,
+            kind=job.kind,
+            privileged=privileged,
+            n_instances=episodes.n_instances,
+        ),
+        storage.EnvironmentInfo(
+            family=job.target.family,
+            split=job.target.split,
+            env_id=job.target.env_id,
+            version=job.target.version,
+            fingerprint=job.target.fingerprint,
+            spec_json=job.target.spec_json(),
+        ),
+        episodes,
+        started_at=when,
+        duration_s=duration,
+        code_version=version_of_code,
+    )
+
+
+def reference_jobs(targets: Sequence[Target]) -> list[Job]:
+    """The reference runs (random and one oracle per objective) every target needs."""
+    jobs = []
+    for target in targets:
+        for policy in envs.get_family(target.family).reference_names:
+            source = reference_source(target.family, policy)
+            jobs.append(Job(source, policy, source.checksum[:12], "reference", target))
+    return jobs
+
+
+Result = tuple[Episodes, bool, float, str]
+
+
+def evaluate_jobs(
+    jobs: Sequence[Job],
+    *,
+    workers: int = 2,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = True,
+    description: str = "Evaluating",
+) -> Iterator[tuple[Job, Callable[[], Result]]]:
+    """Evaluate jobs (in a process pool when ``workers > 1``), yielding each as it ends.
+
+    Each item is ``(job, get)``: ``get()`` returns the job's result or raises what
+    the evaluation raised. Closing the generator early cancels what has not started.
+    """
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[current]}"),
+        disable=not progress,
+    )
+    with bar:
+        task = bar.add_task(description, total=len(jobs), current="")
+        if workers <= 1:
+            for job in jobs:
+                bar.update(task, current=f"{job.name} on {job.target.label}")
+                try:
+                    result = _work(job.source.reference, job.target, batch_size)
+                except Exception as error:  # handed to the caller through get()
+                    yield job, _raiser(error)
+                else:
+                    yield job, lambda r=result: r
+                bar.advance(task)
+            return
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures: dict[Future, Job] = {
+                pool.submit(_work, job.source.reference, job.target, batch_size): job
+                for job in jobs
+            }
+            remaining = set(futures)
+            try:
+                while remaining:
+                    done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        job = futures[future]
+                        bar.update(task, current=f"{job.name} on {job.target.label}")
+                        yield job, future.result
+                        bar.advance(task)
+            finally:
+                for future in remaining:
+                    future.cancel()
+
+
+def _raiser(error: Exception) -> Callable[[], Result]:
+    def get() -> Result:
+        raise error
+
+    return get
+
+
+def run_jobs(
+    engine: Engine,
+    jobs: Sequence[Job],
+    *,
+    workers: int = 2,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    fail_fast: bool = False,
+    progress: bool = True,
+    on_outcome: Callable[[RunOutcome], None] | None = None,
+) -> list[RunOutcome]:
+    """Evaluate and store every job not already stored; returns one outcome per job.
+
+    With ``fail_fast`` the first failed run stops the rest (runs already stored stay).
+    """
+    outcomes: list[RunOutcome] = []
+
+    def record(outcome: RunOutcome) -> None:
+        outcomes.append(outcome)
+        if on_outcome:
+            on_outcome(outcome)
+
+    pending: list[Job] = []
+    for job in jobs:
+        run_id = storage.find_run(
+            engine,
+            job.source.checksum,
+            job.target.fingerprint,
+            job.target.seeds_digest,
+            name=job.name,
+            version=job.version,
+        )
+        if run_id is not None:
+            record(RunOutcome(job.name, job.target, REUSED, run_id, "already stored"))
+        else:
+            pending.append(job)
+    if not pending:
+        return outcomes
+
+    version_of_code = code_version()
+    evaluations = evaluate_jobs(pending, workers=workers, batch_size=batch_size, progress=progress)
+    for job, get in evaluations:
+        try:
+            result = get()
+            run_id = _store(engine, job, result, datetime.now(UTC), version_of_code)
+        except UnsupportedFamily:
+            record(RunOutcome(job.name, job.target, SKIPPED, None, "agent does not play it"))
+            continue
+        except AgentFailure as failure:
+            record(RunOutcome(job.name, job.target, FAILED, None, str(failure)))
+            if fail_fast:
+                evaluations.close()
+                break
+            continue
+        record(RunOutcome(job.name, job.target, STORED, run_id, f"{len(result[0])} episodes"))
+    return outcomes
