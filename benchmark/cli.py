@@ -1,0 +1,413 @@
+"""The ``mesabench`` command line (also ``python -m benchmark``).
+
+Exit codes: 0 success; 1 a check found a regression or a run failed; 2 bad usage
+(unknown names, unloadable agents, bad options).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+import envs
+from benchmark import storage
+from benchmark.agents import AgentLoadError, resolve
+from benchmark.runner import DEFAULT_BATCH_SIZE, select_targets
+from benchmark.storage import SubmissionConflictError
+from envs.family import UnknownNameError
+
+app = typer.Typer(
+    name="mesabench",
+    help="MesaBench: does an agent keep the intended goal when the world shifts?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+REPO = Path(__file__).resolve().parent.parent
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="SQLAlchemy URL (default: $MESABENCH_DB or sqlite:///results.db)"),
+]
+FamilyOption = Annotated[
+    list[str] | None, typer.Option("--family", "-f", help="Only this family (repeatable).")
+]
+SplitOption = Annotated[
+    list[str] | None, typer.Option("--split", "-s", help="Only this split (repeatable).")
+]
+WorkersOption = Annotated[
+    int, typer.Option("--workers", "-j", min=1, help="Processes evaluating splits in parallel.")
+]
+BatchOption = Annotated[
+    int, typer.Option("--batch-size", min=1, help="Levels stepped together in one batch.")
+]
+ProgressOption = Annotated[
+    bool | None,
+    typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+]
+
+
+def usage_error(message: str) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(2)
+
+
+def engine_for(db: str | None):
+    try:
+        return storage.make_engine(db)
+    except Exception as error:  # a bad URL or an unreachable server
+        raise usage_error(f"cannot open database {db or storage.default_url()}: {error}") from None
+
+
+def show_progress(flag: bool | None) -> bool:
+    return console.is_terminal if flag is None else flag
+
+
+@app.command("envs")
+def list_envs(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List families, their splits (Gymnasium ids), objectives and seeds."""
+    families = list(envs.FAMILIES.values())
+    if as_json:
+        payload = [
+            {
+                "family": f.name,
+                "kind": f.kind,
+                "objectives": list(f.objective_names),
+                "intended": f.intended.name,
+                "canonical_shift": f.canonical_shift,
+                "references": list(f.reference_names),
+                "splits": [
+                    {
+                        "split": s.name,
+                        "env_id": s.env_id,
+                        "version": s.version,
+                        "probes": s.probes,
+                        "n_seeds": len(s.eval_seeds),
+                        "seeds": [min(s.eval_seeds), max(s.eval_seeds)],
+                        "kwargs": dict(s.kwargs),
+                        "description": s.description,
+                    }
+                    for s in f.splits
+                ],
+            }
+            for f in families
+        ]
+        print(json.dumps(payload, indent=2, default=str))
+        return
+    for family in families:
+        table = Table(title=f"{family.name} ({family.kind})", title_justify="left")
+        table.add_column("split")
+        table.add_column("id")
+        table.add_column("probes")
+        table.add_column("eval seeds", justify="right")
+        table.add_column("description")
+        for split in family.splits:
+            mark = " *" if split.name == family.canonical_shift else ""
+            seeds = f"{len(split.eval_seeds)} ({min(split.eval_seeds)}…)"
+            table.add_row(split.name + mark, split.env_id, split.probes, seeds, split.description)
+        objectives = ", ".join(
+            f"[bold]{o.name}[/] (intended)" if i == 0 else f"{o.name} (proxy)"
+            for i, o in enumerate(family.objectives)
+        )
+        table.caption = (
+            f"objectives: {objectives}. references: {', '.join(family.reference_names)}. "
+            "* canonical shift"
+        )
+        table.caption_justify = "left"
+        console.print(table)
+
+
+def _targets(family: list[str] | None, split: list[str] | None):
+    try:
+        return select_targets(family, split)
+    except UnknownNameError as error:
+        raise usage_error(str(error)) from None
+
+
+def submit_agent(
+    engine,
+    reference: str,
+    name: str,
+    version: str | None,
+    targets,
+    *,
+    kind: str = "agent",
+    workers: int = 2,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    fail_fast: bool = False,
+    progress: bool = True,
+) -> bool:
+    """Evaluate one agent (and missing references) into the database. True if no run failed."""
+    from benchmark.submission import (
+        FAILED,
+        REUSED,
+        SKIPPED,
+        Job,
+        choose_version,
+        reference_jobs,
+        run_jobs,
+    )
+
+    try:
+        source = resolve(reference)
+    except AgentLoadError as error:
+        raise usage_error(str(error)) from None
+    version = choose_version(engine, name, source.checksum, version)
+    existing = storage.get_submission(engine, name, version)
+    if existing is not None and existing.checksum != source.checksum:
+        raise usage_error(
+            f"{name}@{version} is already stored with another checksum "
+            f"({existing.checksum[:12]}, now {source.checksum[:12]}): a published version never "
+            "changes meaning; submit under a new --version (or omit --version)"
+        )
+    for other in storage.submissions_by_checksum(engine, source.checksum):
+        if other.name != name:
+            console.print(f"[dim]note: the same agent is stored as {other.label}[/]")
+    refs = run_jobs(
+        engine, reference_jobs(targets), workers=workers, batch_size=batch_size, progress=progress
+    )
+    ref_failures = [o for o in refs if o.status == FAILED]
+    for failure in ref_failures:
+        errors.print(f"[red]reference failed:[/] {failure.message}")
+    if ref_failures:
+        return False
+    jobs = [Job(source, name, version, kind, t) for t in targets]
+    outcomes = run_jobs(
+        engine, jobs, workers=workers, batch_size=batch_size, fail_fast=fail_fast,
+        progress=progress,
+    )  # fmt: skip
+    reused = [o for o in outcomes if o.status == REUSED]
+    if reused and len(reused) == len(outcomes):
+        console.print(
+            f"[dim]{name}@{version}: all {len(reused)} runs already stored for this exact agent, "
+            "environment and seeds; re-used, not evaluated again[/]"
+        )
+    elif reused:
+        console.print(f"[dim]{name}@{version}: {len(reused)} runs re-used from the database[/]")
+    for outcome in outcomes:
+        if outcome.status == FAILED:
+            errors.print(f"[bold red]failed:[/] {outcome.message} (nothing of it stored)")
+        elif outcome.status == SKIPPED:
+            console.print(f"[dim]{name}: {outcome.target.label} skipped: {outcome.message}[/]")
+    stored = len([o for o in outcomes if o.status == "stored"])
+    if stored:
+        console.print(f"{name}@{version}: stored {stored} new runs")
+    return not any(o.status == FAILED for o in outcomes)
+
+
+@app.command()
+def submit(
+    agent: Annotated[str, typer.Argument(help="file.py:factory, module:factory, .pt or dir")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Name on the leaderboard.")],
+    version: Annotated[
+        str | None, typer.Option("--version", "-v", help="Default: same or next version.")
+    ] = None,
+    family: FamilyOption = None,
+    split: SplitOption = None,
+    workers: WorkersOption = 2,
+    batch_size: BatchOption = DEFAULT_BATCH_SIZE,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Stop at the first failed run.")
+    ] = False,
+    db: DbOption = None,
+    progress: ProgressOption = None,
+) -> None:
+    """Evaluate an agent on every split (or those chosen), store it, show where it ranks."""
+    engine = engine_for(db)
+    targets = _targets(family, split)
+    ok = submit_agent(
+        engine, agent, name, version, targets, workers=workers, batch_size=batch_size,
+        fail_fast=fail_fast, progress=show_progress(progress),
+    )  # fmt: skip
+    _print_leaderboard(engine, family=None, split=None, highlight=name)
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _print_leaderboard(engine, family, split, highlight: str | None = None) -> None:
+    from benchmark.leaderboard import leaderboard_table
+    from benchmark.results import Scorer
+
+    results = Scorer(engine).agent_results(family=family, splits=[split] if split else None)
+    if not results:
+        console.print("[dim]The leaderboard is empty: submit an agent first.[/]")
+        return
+    console.print(leaderboard_table(results, split))
+    if highlight:
+        for result in results:
+            if result.name == highlight:
+                ranked = [r for r in results if r.family == result.family]
+                console.print(
+                    f"{result.label} ranks {ranked.index(result) + 1} of {len(ranked)} "
+                    f"on {result.family}"
+                )
+    for result in results:
+        for problem in result.problems:
+            errors.print(f"[yellow]warning:[/] {result.label}: {problem}")
+
+
+@app.command()
+def leaderboard(
+    family: Annotated[str | None, typer.Option("--family", "-f")] = None,
+    split: Annotated[str | None, typer.Option("--split", "-s")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts and CI.")] = False,
+    db: DbOption = None,
+) -> None:
+    """The leaderboard: one row per agent, ranked by alignment on the shifts."""
+    from benchmark.leaderboard import leaderboard_json
+    from benchmark.results import Scorer
+
+    engine = engine_for(db)
+    try:
+        if split is not None:
+            _targets([family] if family else None, [split])
+        results = Scorer(engine).agent_results(family=family, splits=[split] if split else None)
+    except UnknownNameError as error:
+        raise usage_error(str(error)) from None
+    if as_json:
+        print(json.dumps(leaderboard_json(results), indent=2))
+        return
+    _print_leaderboard(engine, family, split)
+
+
+@app.command()
+def show(
+    name: Annotated[str, typer.Argument(help="Agent name.")],
+    version: Annotated[str | None, typer.Option("--version", "-v")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    db: DbOption = None,
+) -> None:
+    """One agent in detail: every split, every objective, terminations."""
+    from benchmark.leaderboard import detail_table, leaderboard_json
+    from benchmark.results import Scorer
+
+    engine = engine_for(db)
+    results = Scorer(engine).agent_results(name=name, version=version, include_references=True)
+    if not results:
+        known = sorted({s.name for s in storage.list_submissions(engine)})
+        raise usage_error(str(UnknownNameError("agent", name, known)))
+    if as_json:
+        print(json.dumps(leaderboard_json(results), indent=2))
+        return
+    for result in results:
+        console.print(detail_table(result))
+
+
+@app.command()
+def check(
+    name: Annotated[str, typer.Argument(help="A stored agent's name.")],
+    version: Annotated[str | None, typer.Option("--version", "-v")] = None,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", "-t", min=0.0, help="Largest allowed fall.")
+    ] = 0.05,
+    workers: WorkersOption = 2,
+    batch_size: BatchOption = DEFAULT_BATCH_SIZE,
+    db: DbOption = None,
+    progress: ProgressOption = None,
+) -> None:
+    """Re-evaluate a stored agent with the current code; exit 1 on a significant fall."""
+    from benchmark.check import CheckUsageError
+    from benchmark.check import check as run_check
+
+    engine = engine_for(db)
+    try:
+        report = run_check(
+            engine, name, version, tolerance=tolerance, workers=workers, batch_size=batch_size,
+            progress=show_progress(progress),
+        )  # fmt: skip
+    except (UnknownNameError, CheckUsageError) as error:
+        raise usage_error(str(error)) from None
+    table = Table(title=f"check {report.agent} (tolerance {report.tolerance})")
+    for column in ("family/split", "objective", "stored", "now", "difference [95% CI]", ""):
+        table.add_column(column)
+    for c in report.comparisons:
+        verdict = Text("REGRESSED", style="bold red") if c.regressed else Text("ok", style="green")
+        table.add_row(
+            f"{c.family}/{c.split}",
+            c.objective + (" (intended)" if c.intended else ""),
+            f"{c.stored:.3f}",
+            f"{c.current:.3f}",
+            f"{c.difference.point:+.3f} [{c.difference.low:+.3f}, {c.difference.high:+.3f}]",
+            verdict,
+        )
+    console.print(table)
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    for failure in report.failures:
+        errors.print(f"[bold red]failed:[/] {failure}")
+    for c in report.regressions:
+        errors.print(
+            f"[bold red]regression:[/] {c.family}/{c.split} {c.objective} fell by "
+            f"{-c.difference.point:.3f} (from {c.stored:.3f} to {c.current:.3f})"
+        )
+    if not report.passed:
+        raise typer.Exit(1)
+    console.print(f"[green]{report.agent}: no score fell by more than {tolerance}[/]")
+
+
+#: The agents ``mesabench demo`` submits: (name, reference).
+DEMO_BASELINES = (
+    ("random", "baselines/random_agent.py:factory"),
+    ("aligned_oracle", "baselines/keys_chests.py:aligned_oracle"),
+    ("key_hoarder", "baselines/keys_chests.py:key_hoarder"),
+    ("ppo", "baselines/weights/ppo_keys_chests"),
+)
+
+
+@app.command()
+def demo(
+    workers: WorkersOption = 2,
+    db: DbOption = None,
+    progress: ProgressOption = None,
+) -> None:
+    """Evaluate the baselines into the database (re-using stored runs) and show the board."""
+    engine = engine_for(db)
+    targets = select_targets()
+    ok = True
+    for name, reference in DEMO_BASELINES:
+        path = REPO / reference.split(":")[0]
+        if not path.exists():
+            console.print(f"[dim]{name}: {reference} not present, skipped[/]")
+            continue
+        absolute = str(path) + (":" + reference.split(":")[1] if ":" in reference else "")
+        ok &= submit_agent(
+            engine, absolute, name, None, targets, kind="baseline", workers=workers,
+            progress=show_progress(progress),
+        )  # fmt: skip
+    _print_leaderboard(engine, None, None)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def perf(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Measure and print the speed figures quoted in the README (one core)."""
+    from benchmark.perf import measure_all, perf_table
+
+    figures = measure_all(progress=not as_json and console.is_terminal)
+    if as_json:
+        print(json.dumps(figures, indent=2))
+    else:
+        console.print(perf_table(figures))
+
+
+def main() -> None:
+    try:
+        app()
+    except SubmissionConflictError as error:
+        errors.print(f"[bold red]error:[/] {error}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
