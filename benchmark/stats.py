@@ -197,7 +197,14 @@ def bootstrap_distribution(
     reps: int = DEFAULT_REPS,
     rng: RngLike = None,
 ) -> np.ndarray:
-    """The ``reps`` bootstrap replicates of ``statistic`` on the pooled strata (see module doc)."""
+    """The ``reps`` bootstrap replicates of ``statistic`` on the pooled strata (see module doc).
+
+    The resampling indices depend only on ``rng``, ``reps`` and the strata's shapes,
+    never on the values or the statistic: two calls with the same seed on strata of
+    the same shapes (e.g. two objectives of the same episodes) resample the same rows
+    and columns, so their replicates can be combined element-wise (a max over
+    objectives, a ratio) as one joint bootstrap.
+    """
     ms = _strata(strata, "bootstrap")
     if reps < 1:
         raise ValueError(f"reps must be >= 1, got {reps}")

@@ -67,6 +67,16 @@ def test_bootstrap_is_reproducible_and_defaults_to_a_fixed_seed():
     assert bootstrap(x, rng=7) != bootstrap(x, rng=8)
 
 
+def test_same_seed_and_shapes_resample_jointly():
+    """Replicates of two objectives of the same episodes come from the same resamples."""
+    rng = np.random.default_rng(13)
+    a = [rng.standard_normal((3, 20)), rng.standard_normal((1, 8))]
+    b = [2 * m + 1 for m in a]  # an increasing affine map commutes with IQM
+    da = stats.bootstrap_distribution(a, iqm, 300, 5)
+    db = stats.bootstrap_distribution(b, iqm, 300, 5)
+    np.testing.assert_allclose(db, 2 * da + 1)
+
+
 def test_bootstrap_constant_data_has_zero_width():
     est = bootstrap([np.full((3, 10), 2.5), np.full((1, 4), 2.5)], reps=100)
     assert est == Estimate(2.5, 2.5, 2.5)
