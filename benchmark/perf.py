@@ -1,0 +1,206 @@
+"""``mesabench perf``: the speed and memory figures quoted in the README, measured here.
+
+Every figure is measured in this process on one core (one torch thread), except
+the demo's peak memory, measured on a child process running ``mesabench demo``
+inline (``--workers 1``) into a temporary database.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from rich.table import Table
+
+import envs
+from benchmark.runner import Target, split_target
+
+FAMILY = "keys_chests"
+MINIGRID_ID = "MiniGrid-DoorKey-8x8-v0"
+
+#: Targets the issue sets, next to the figure they apply to.
+TARGETS = {
+    "keys_chests_steps_per_s_batch_4096": 2_000_000,
+    "eval_env_steps_per_s_torch_mlp": 200_000,
+    "store_100k_rows_s": 2.0,
+    "demo_peak_memory_mb": 2048,
+}
+
+
+def _timed(step: Callable[[], Any], steps_per_call: int, seconds: float) -> float:
+    """Calls ``step`` repeatedly for about ``seconds``; returns steps per second."""
+    step()  # warm up
+    calls, started = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - started) < seconds:
+        step()
+        calls += 1
+    return calls * steps_per_call / elapsed
+
+
+def env_steps_per_second(num_envs: int, seconds: float = 3.0) -> float:
+    """Random-action steps/s of the family's train split at batch ``num_envs``."""
+    target = split_target(envs.get_family(FAMILY), "train")
+    env = target.make_env(num_envs)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    actions = rng.integers(0, env.single_action_space.n, size=(64, num_envs))
+    counter = iter(range(10**12))
+
+    def step() -> None:
+        env.step(actions[next(counter) % 64])
+
+    try:
+        return _timed(step, num_envs, seconds)
+    finally:
+        env.close()
+
+
+def minigrid_steps_per_second(seconds: float = 3.0) -> float | None:
+    """Random-action steps/s of Minigrid's DoorKey-8x8 (one env), or None without minigrid."""
+    try:
+        import minigrid  # noqa: F401  (registers MiniGrid-* ids)
+    except ImportError:
+        return None
+    env = gym.make(MINIGRID_ID)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+
+    def step() -> None:
+        _, _, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))
+        if terminated or truncated:
+            env.reset()
+
+    try:
+        return _timed(step, 1, seconds)
+    finally:
+        env.close()
+
+
+def evaluation_throughput(num_envs: int = 4096) -> dict[str, float]:
+    """Env-steps/s and episodes/s of evaluation with a small torch MLP agent in the loop."""
+    import torch
+
+    from benchmark.agents import AgentSource
+    from benchmark.runner import evaluate
+    from benchmark.torch_policy import TorchPolicyAgent, flat_dim
+
+    family = envs.get_family(FAMILY)
+    base = split_target(family, "train")
+    seeds = tuple(range(envs.family.EVAL_SEED_BASE, envs.family.EVAL_SEED_BASE + num_envs))
+    target = Target(base.family, base.split, base.env_id, seeds)
+    probe = target.make_env(1)
+    space = probe.single_observation_space
+    probe.close()
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(
+        torch.nn.Linear(flat_dim(space), 64),
+        torch.nn.Tanh(),
+        torch.nn.Linear(64, 64),
+        torch.nn.Tanh(),
+        torch.nn.Linear(64, 4),
+    )
+
+    class Source(AgentSource):
+        def build(self, context):  # type: ignore[override]
+            return [TorchPolicyAgent(mlp, context.observation_space, deterministic=False)]
+
+    source = Source("perf:mlp", "", "python")
+    started = time.perf_counter()
+    episodes, _ = evaluate(source, target, batch_size=num_envs)
+    elapsed = time.perf_counter() - started
+    slot_steps = int(episodes.length.max()) * num_envs
+    return {
+        "eval_env_steps_per_s_torch_mlp": slot_steps / elapsed,
+        "eval_episodes_per_s_torch_mlp": len(episodes) / elapsed,
+    }
+
+
+def demo_peak_memory_mb() -> float:
+    """Peak resident memory of ``mesabench demo --workers 1`` into a temporary database."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'perf.db'}"
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        subprocess.run(
+            [sys.executable, "-m", "benchmark", "demo", "--workers", "1", "--db", url,
+             "--no-progress"],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "MESABENCH_DB": url},
+        )  # fmt: skip
+        after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss is the largest child's peak in KiB; the demo is the only child here.
+    return max(before, after) / 1024
+
+
+def measure_all(progress: bool = False, include_demo: bool = True) -> dict[str, Any]:
+    """Every figure, by stable name."""
+    import torch
+
+    from benchmark.storage import benchmark_store_rows
+
+    torch.set_num_threads(1)
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("keys_chests_steps_per_s_batch_1", lambda: env_steps_per_second(1)),
+        ("keys_chests_steps_per_s_batch_4096", lambda: env_steps_per_second(4096)),
+        ("minigrid_doorkey_steps_per_s", minigrid_steps_per_second),
+        ("eval", evaluation_throughput),
+        ("store_100k_rows_s", lambda: benchmark_store_rows(100_000)),
+    ]
+    if include_demo:
+        steps.append(("demo_peak_memory_mb", demo_peak_memory_mb))
+    figures: dict[str, Any] = {}
+    for name, measure in steps:
+        if progress:
+            print(f"measuring {name} …", file=sys.stderr)
+        value = measure()
+        if isinstance(value, dict):
+            figures.update(value)
+        else:
+            figures[name] = value
+    minigrid = figures.get("minigrid_doorkey_steps_per_s")
+    if minigrid:
+        figures["ratio_batch_1_to_minigrid"] = figures["keys_chests_steps_per_s_batch_1"] / minigrid
+        figures["ratio_batch_4096_to_minigrid"] = (
+            figures["keys_chests_steps_per_s_batch_4096"] / minigrid
+        )
+    figures["cpu"] = _cpu_name()
+    return figures
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def perf_table(figures: dict[str, Any]) -> Table:
+    table = Table(title=f"mesabench perf (one core: {figures.get('cpu', '')})")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("target", justify="right")
+    table.add_column("")
+    for name, value in figures.items():
+        if name == "cpu":
+            continue
+        target = TARGETS.get(name)
+        shown = "–" if value is None else f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+        verdict = ""
+        if target is not None and value is not None:
+            lower_is_better = name.endswith("_s") or name.endswith("_mb")
+            met = value <= target if lower_is_better else value >= target
+            verdict = "[green]met[/]" if met else "[red]missed[/]"
+        table.add_row(name, shown, "" if target is None else f"{target:,}", verdict)
+    return table
