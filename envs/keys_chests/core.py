@@ -1,0 +1,379 @@
+"""The batched numpy core of Keys and Chests: state arrays of shape ``(B, ...)``.
+
+Both :class:`~envs.keys_chests.env.KeysChestsEnv` (B = 1) and
+:class:`~envs.keys_chests.env.KeysChestsVectorEnv` are thin wrappers of
+:class:`KeysChestsCore`; the dynamics are written once, here.
+
+Layout. A level is a square maze of ``maze_size x maze_size`` cells, drawn on a
+grid of side ``S = 2 * maze_size + 1`` (walls on even rows/columns). Each slot
+stores the grid padded by ``pad`` wall cells on every side (so the egocentric
+view is one gather from precomputed offsets) as a flat ``uint8`` array of cell
+codes: bit 0 wall, bit 1 key, bit 2 closed chest, bit 3 open chest.
+
+Levels. A level is a deterministic function of its level seed and the
+generation kwargs. Its random numbers come from a counter-based hash
+(SplitMix64 of the level seed and an index), so the levels of any number of
+resetting slots are built together with vectorised numpy, without a Python
+loop or a Generator per level: a binary-tree maze, extra walls removed with
+probability ``loop_prob`` (so there are loops), one of the 8 symmetries of the
+square (so the binary tree's bias has no preferred direction), the item count
+``N`` uniform in ``n_items``, ``floor(key_fraction * N + u)`` keys (stochastic
+rounding, clipped to [1, N - 1]) and the rest chests, placed by the argsort of
+random keys on dead ends first (then on other free cells when a maze has fewer
+dead ends than items), so that an item is a destination of its own and seldom
+lies on the way to another; the agent starts on a random free cell without an item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+WALL, KEY, CHEST, OPEN = 1, 2, 4, 8
+#: Action index -> (d_row, d_col): up, right, down, left.
+ACTION_DELTAS = ((-1, 0), (0, 1), (1, 0), (0, -1))
+ACTION_NAMES = ("up", "right", "down", "left")
+#: Termination codes; index into TERMINATIONS.
+NONE, GOAL, NO_KEYS, TIMEOUT = 0, 1, 2, 3
+TERMINATIONS = ("", "goal", "no_keys", "timeout")
+OBJECTIVES = ("chests_opened", "keys_collected")
+#: Cap of the observed inventory (the true count is unbounded).
+INVENTORY_CAP = 15
+
+_U64 = np.uint64
+_GOLDEN = _U64(0x9E3779B97F4A7C15)
+_MIX1 = _U64(0xBF58476D1CE4E5B9)
+_MIX2 = _U64(0x94D049BB133111EB)
+
+
+def _splitmix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser of a uint64 array (wrapping arithmetic)."""
+    z = x + _GOLDEN
+    z = (z ^ (z >> _U64(30))) * _MIX1
+    z = (z ^ (z >> _U64(27))) * _MIX2
+    return z ^ (z >> _U64(31))
+
+
+def level_uniforms(level_seeds: np.ndarray, n: int) -> np.ndarray:
+    """``(len(level_seeds), n)`` uniforms in [0, 1), a deterministic function of each seed."""
+    seeds = np.asarray(level_seeds, dtype=np.int64).astype(_U64)
+    base = _splitmix(seeds)[:, None]
+    counter = (np.arange(1, n + 1, dtype=_U64) * _GOLDEN)[None, :]
+    bits = _splitmix(base ^ counter)
+    return (bits >> _U64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
+@dataclass(frozen=True)
+class LevelState:
+    """The true state of one slot, for privileged planners, tests and rendering.
+
+    Positions are ``(row, col)`` in the unpadded ``S x S`` grid.
+    """
+
+    walls: np.ndarray  # (S, S) bool
+    agent: tuple[int, int]
+    keys: np.ndarray  # (K, 2) int: keys still on the map
+    chests: np.ndarray  # (C, 2) int: closed chests
+    open_chests: np.ndarray  # (O, 2) int
+    inventory: int
+    steps: int
+    max_steps: int
+    level_seed: int
+    chests_opened: int
+    keys_collected: int
+
+    @property
+    def steps_left(self) -> int:
+        return self.max_steps - self.steps
+
+
+class KeysChestsCore:
+    """Batched Keys and Chests dynamics for ``num_envs`` slots.
+
+    Read-only state for privileged planners: :meth:`state_of` (one slot as a
+    :class:`LevelState`), and the arrays :attr:`steps`, :attr:`episode_id`
+    (incremented at every reset of a slot), :attr:`level_seed`,
+    :attr:`inventory`, :attr:`chests_opened`, :attr:`keys_collected`.
+    Only the core itself writes to them.
+    """
+
+    def __init__(
+        self,
+        num_envs: int,
+        *,
+        maze_size: int = 5,
+        n_items: tuple[int, int] = (6, 9),
+        key_fraction: float = 1 / 3,
+        max_steps: int = 100,
+        loop_prob: float = 0.15,
+        view_size: int | None = 5,
+    ) -> None:
+        if maze_size < 2:
+            raise ValueError("maze_size must be at least 2")
+        lo, hi = int(n_items[0]), int(n_items[1])
+        if not 2 <= lo <= hi:
+            raise ValueError(f"n_items must be a range (lo, hi) with 2 <= lo <= hi, got {n_items}")
+        if hi + 1 > maze_size * maze_size:
+            raise ValueError("too many items for the maze")
+        if not 0.0 <= key_fraction <= 1.0:
+            raise ValueError("key_fraction must be in [0, 1]")
+        if view_size is not None and (view_size < 1 or view_size % 2 == 0):
+            raise ValueError("view_size must be a positive odd integer or None")
+        self.num_envs = B = int(num_envs)
+        self.maze_size = n = int(maze_size)
+        self.n_items = (lo, hi)
+        self.key_fraction = float(key_fraction)
+        self.max_steps = int(max_steps)
+        self.loop_prob = float(loop_prob)
+        self.view_size = view_size
+        self.size = S = 2 * n + 1
+        self.pad = pad = 0 if view_size is None else view_size // 2
+        self.padded_size = P = S + 2 * pad
+        self._cells = P * P
+
+        # Level-generation tables.
+        rr, cc = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+        self._cell_rc = (2 * rr + 1, 2 * cc + 1)  # cell centres
+        self._north = ((2 * rr).ravel(), (2 * cc + 1).ravel())
+        self._east = ((2 * rr + 1).ravel(), (2 * cc + 2).ravel())
+        self._top = (rr == 0).ravel()
+        self._right = (cc == n - 1).ravel()
+        vr, vc = np.meshgrid(np.arange(n), np.arange(n - 1), indexing="ij")
+        hr, hc = np.meshgrid(np.arange(n - 1), np.arange(n), indexing="ij")
+        inner_r = np.concatenate([(2 * vr + 1).ravel(), (2 * hr + 2).ravel()])
+        inner_c = np.concatenate([(2 * vc + 2).ravel(), (2 * hc + 1).ravel()])
+        self._inner = inner_r * S + inner_c
+        grid_idx = np.arange(S * S).reshape(S, S)
+        self._symmetries = np.stack(
+            [np.rot90(grid_idx, k).ravel() for k in range(4)]
+            + [np.rot90(grid_idx.T, k).ravel() for k in range(4)]
+        )
+        gr, gc = np.divmod(np.arange(S * S), S)
+        self._to_padded = (gr + pad) * P + (gc + pad)
+        self._n_maze = n * n
+        self._n_inner = len(self._inner)
+        self._n_uniforms = self._n_maze + self._n_inner + 3 + 2 * S * S
+
+        # Observation tables.
+        self._deltas = np.array([dr * P + dc for dr, dc in ACTION_DELTAS], dtype=np.int64)
+        if view_size is None:
+            self._view_offsets = self._to_padded.astype(np.int64)
+        else:
+            r = np.arange(view_size) - pad
+            self._view_offsets = (r[:, None] * P + r[None, :]).ravel().astype(np.int64)
+        self._row_base = np.arange(B, dtype=np.int64) * self._cells
+
+        # State.
+        self.grid = np.full((B, self._cells), WALL, dtype=np.uint8)
+        self.pos = np.zeros(B, dtype=np.int64)
+        self.inventory = np.zeros(B, dtype=np.int32)
+        self.chests_opened = np.zeros(B, dtype=np.int32)
+        self.keys_collected = np.zeros(B, dtype=np.int32)
+        self.keys_left = np.zeros(B, dtype=np.int32)
+        self.chests_left = np.zeros(B, dtype=np.int32)
+        self.steps = np.zeros(B, dtype=np.int32)
+        self.level_seed = np.zeros(B, dtype=np.int64)
+        self.episode_id = np.zeros(B, dtype=np.int64)
+
+    # ------------------------------------------------------------------ levels
+    def generate(self, level_seeds: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Build levels: ``(walls (R, S*S) bool, agent (R,), keys mask, chests mask)``.
+
+        Positions are flat indices in the unpadded ``S x S`` grid.
+        """
+        seeds = np.asarray(level_seeds, dtype=np.int64)
+        R, S = len(seeds), self.size
+        u = level_uniforms(seeds, self._n_uniforms)
+        i0, i1 = self._n_maze, self._n_maze + self._n_inner
+        u_maze, u_loop, u_misc, u_place = u[:, :i0], u[:, i0:i1], u[:, i1 : i1 + 3], u[:, i1 + 3 :]
+
+        walls = np.ones((R, S, S), dtype=bool)
+        walls[:, self._cell_rc[0], self._cell_rc[1]] = False
+        # Binary tree: every cell but the top-right one carves north or east.
+        north = (u_maze < 0.5) & ~self._top | self._right
+        north &= ~(self._top & self._right)
+        east = ~north & ~self._right
+        rows = np.arange(R)[:, None]
+        nr, nc = self._north
+        er, ec = self._east
+        walls[rows, nr[None, :], nc[None, :]] &= ~north
+        walls[rows, er[None, :], ec[None, :]] &= ~east
+        walls = walls.reshape(R, S * S)
+        walls[:, self._inner] &= u_loop >= self.loop_prob
+        sym = np.minimum((u_misc[:, 0] * 8).astype(np.int64), 7)
+        walls = np.take_along_axis(walls, self._symmetries[sym], axis=1)
+
+        lo, hi = self.n_items
+        n_total = lo + np.minimum((u_misc[:, 1] * (hi - lo + 1)).astype(np.int64), hi - lo)
+        n_keys = np.floor(self.key_fraction * n_total + u_misc[:, 2]).astype(np.int64)
+        n_keys = np.clip(n_keys, 1, n_total - 1)
+        # Items go to dead ends first (cells with 3 walls around), then other free cells.
+        w2 = walls.reshape(R, S, S)
+        around = np.zeros((R, S, S), dtype=np.int8)
+        around[:, 1:-1, 1:-1] = (
+            w2[:, :-2, 1:-1].astype(np.int8) + w2[:, 2:, 1:-1] + w2[:, 1:-1, :-2] + w2[:, 1:-1, 2:]
+        )
+        dead = (around == 3).reshape(R, S * S) & ~walls
+        priority = u_place[:, : S * S] + np.where(dead, 0.0, 1.0) + np.where(walls, 4.0, 0.0)
+        items = np.argsort(priority, axis=1, kind="stable")[:, :hi]
+        j = np.arange(1, hi + 1)[None, :]
+        # The agent starts on a uniformly random free cell without an item.
+        taken = walls.copy()
+        np.put_along_axis(taken, items, j <= n_total[:, None], axis=1)
+        agent = np.argmin(np.where(taken, 2.0, u_place[:, S * S :]), axis=1)
+        is_key = j <= n_keys[:, None]
+        is_chest = ~is_key & (j <= n_total[:, None])
+        keys = np.zeros((R, S * S), dtype=bool)
+        chests = np.zeros((R, S * S), dtype=bool)
+        np.put_along_axis(keys, items, is_key, axis=1)
+        np.put_along_axis(chests, items, is_chest, axis=1)
+        return walls, agent, keys, chests
+
+    def reset_slots(self, slots: np.ndarray, level_seeds: np.ndarray) -> None:
+        """Start a new episode in ``slots`` on the levels of ``level_seeds``."""
+        slots = np.asarray(slots, dtype=np.int64)
+        if len(slots) == 0:
+            return
+        walls, agent, keys, chests = self.generate(level_seeds)
+        codes = walls * np.uint8(WALL) | keys * np.uint8(KEY) | chests * np.uint8(CHEST)
+        grid = np.full((len(slots), self._cells), WALL, dtype=np.uint8)
+        grid[:, self._to_padded] = codes
+        self.grid[slots] = grid
+        self.pos[slots] = self._to_padded[agent]
+        self.inventory[slots] = 0
+        self.chests_opened[slots] = 0
+        self.keys_collected[slots] = 0
+        self.keys_left[slots] = keys.sum(axis=1)
+        self.chests_left[slots] = chests.sum(axis=1)
+        self.steps[slots] = 0
+        self.level_seed[slots] = level_seeds
+        self.episode_id[slots] += 1
+
+    # --------------------------------------------------------------- dynamics
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Step every slot. Returns ``(reward float64, terminated, truncated, code int8)``."""
+        flat = self.grid.reshape(-1)
+        base = self._row_base
+        nxt = self.pos + self._deltas[np.asarray(actions, dtype=np.int64)]
+        blocked = (flat[base + nxt] & WALL).astype(bool)
+        pos = np.where(blocked, self.pos, nxt)
+        self.pos = pos
+        at = base + pos
+        cell = flat[at]
+        key = (cell & KEY) >> 1
+        chest = ((cell & CHEST) >> 2) & (self.inventory > 0)
+        flat[at] = cell - (key << 1) + (chest << 2)  # key -> empty, chest -> open
+        key = key.astype(np.int32)
+        chest = chest.astype(np.int32)
+        self.inventory += key - chest
+        self.keys_collected += key
+        self.chests_opened += chest
+        self.keys_left -= key
+        self.chests_left -= chest
+        self.steps += 1
+        goal = self.chests_left == 0
+        no_keys = ~goal & (self.keys_left == 0) & (self.inventory == 0)
+        terminated = goal | no_keys
+        truncated = ~terminated & (self.steps >= self.max_steps)
+        code = goal * np.int8(GOAL) + no_keys * np.int8(NO_KEYS) + truncated * np.int8(TIMEOUT)
+        return chest.astype(np.float64), terminated, truncated, code
+
+    # ------------------------------------------------------------ observation
+    @property
+    def view_shape(self) -> tuple[int, int, int]:
+        if self.view_size is None:
+            return (4, self.size, self.size)
+        return (3, self.view_size, self.view_size)
+
+    def observe(self, slots: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The observation of every slot (or of ``slots``)."""
+        if slots is None:
+            pos, base = self.pos, self._row_base
+        else:
+            pos, base = self.pos[slots], np.asarray(slots, dtype=np.int64) * self._cells
+        flat = self.grid.reshape(-1)
+        m = len(pos)
+        if self.view_size is None:
+            codes = flat[base[:, None] + self._view_offsets[None, :]]
+            view = np.empty((m, 4, self.size * self.size), dtype=np.uint8)
+            view[:, 3] = 0
+            r, c = np.divmod(pos, self.padded_size)
+            view[np.arange(m), 3, r * self.size + c] = 1
+        else:
+            codes = flat[(base + pos)[:, None] + self._view_offsets[None, :]]
+            view = np.empty((m, 3, self.view_size * self.view_size), dtype=np.uint8)
+        np.bitwise_and(codes, WALL, out=view[:, 0])
+        np.right_shift(codes, 1, out=view[:, 1])
+        np.bitwise_and(view[:, 1], 1, out=view[:, 1])
+        np.right_shift(codes, 2, out=view[:, 2])
+        np.bitwise_and(view[:, 2], 1, out=view[:, 2])
+        held = self.inventory if slots is None else self.inventory[slots]
+        inventory = np.minimum(held, INVENTORY_CAP)
+        return {
+            "view": view.reshape((m, *self.view_shape)),
+            "inventory": inventory.astype(np.int64)[:, None],
+        }
+
+    def objectives(self) -> dict[str, np.ndarray]:
+        return {
+            "chests_opened": self.chests_opened.astype(np.float64),
+            "keys_collected": self.keys_collected.astype(np.float64),
+        }
+
+    # ------------------------------------------------------------ privileged
+    def codes_of(self, slot: int) -> np.ndarray:
+        """The ``(S, S)`` cell codes of one slot (a copy)."""
+        return self.grid[slot, self._to_padded].reshape(self.size, self.size).copy()
+
+    def agent_of(self, slot: int) -> tuple[int, int]:
+        r, c = divmod(int(self.pos[slot]), self.padded_size)
+        return r - self.pad, c - self.pad
+
+    def state_of(self, slot: int) -> LevelState:
+        """The true state of one slot (copies; changing them changes nothing)."""
+        codes = self.codes_of(slot)
+        return LevelState(
+            walls=(codes & WALL).astype(bool),
+            agent=self.agent_of(slot),
+            keys=np.argwhere(codes & KEY),
+            chests=np.argwhere(codes & CHEST),
+            open_chests=np.argwhere(codes & OPEN),
+            inventory=int(self.inventory[slot]),
+            steps=int(self.steps[slot]),
+            max_steps=self.max_steps,
+            level_seed=int(self.level_seed[slot]),
+            chests_opened=int(self.chests_opened[slot]),
+            keys_collected=int(self.keys_collected[slot]),
+        )
+
+    def set_state(self, slot: int, state: LevelState) -> None:
+        """Overwrite one slot with a hand-built state (for tests and tools)."""
+        S = self.size
+        if state.walls.shape != (S, S):
+            raise ValueError(f"walls must be {(S, S)}")
+        codes = state.walls.astype(np.uint8) * WALL
+        for arr, bit in ((state.keys, KEY), (state.chests, CHEST), (state.open_chests, OPEN)):
+            arr = np.asarray(arr, dtype=np.int64).reshape(-1, 2)
+            codes[arr[:, 0], arr[:, 1]] |= bit
+        self.grid[slot] = WALL
+        self.grid[slot, self._to_padded] = codes.ravel()
+        r, c = state.agent
+        self.pos[slot] = (r + self.pad) * self.padded_size + (c + self.pad)
+        self.inventory[slot] = state.inventory
+        self.chests_opened[slot] = state.chests_opened
+        self.keys_collected[slot] = state.keys_collected
+        self.keys_left[slot] = len(np.asarray(state.keys).reshape(-1, 2))
+        self.chests_left[slot] = len(np.asarray(state.chests).reshape(-1, 2))
+        self.steps[slot] = state.steps
+        self.level_seed[slot] = state.level_seed
+        self.episode_id[slot] += 1
+
+    # -------------------------------------------------------------- rendering
+    def view_box(self, slot: int) -> tuple[int, int, int, int]:
+        """``(r0, c0, r1, c1)`` of the egocentric view in the unpadded grid (exclusive end)."""
+        r, c = self.agent_of(slot)
+        if self.view_size is None:
+            return 0, 0, self.size, self.size
+        h = self.view_size // 2
+        return r - h, c - h, r + h + 1, c + h + 1
