@@ -1,0 +1,231 @@
+"""Exact planners for Keys and Chests: breadth-first search over the full state.
+
+The full state is (agent cell, bitmask of the items taken since planning began);
+the inventory follows from the mask (keys taken minus chests opened, plus the
+inventory at the start). A move onto an item takes it if the rules force it (a
+key always; a closed chest iff a key is held), terminal states (every chest open,
+or no key on the map and none held) are absorbing, and the step limit bounds the
+depth. Since both objectives only grow during an episode, the best value within
+the limit is the best value over the states reached at depth <= the steps left;
+the plan is the shortest action sequence reaching such a state (found by parent
+pointers). The search is vectorised over the BFS frontier with numpy.
+
+API::
+
+    plan(state, objective, max_steps=None) -> (best_value, actions)
+    hoard_plan(state, max_steps=None) -> (chests_opened, actions)
+    simulate(state, actions) -> LevelState
+
+``state`` is a :class:`~envs.keys_chests.core.LevelState` (``core.state_of(slot)``);
+values are episode totals (the state's counts so far plus what the plan adds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from envs.keys_chests.core import ACTION_DELTAS, OBJECTIVES, LevelState
+
+_ROOT = -2
+
+
+@dataclass
+class _Search:
+    """A finished BFS: layers of state ids, parent codes (src * 4 + action)."""
+
+    n_masks: int
+    layers: list[np.ndarray]
+    parent: np.ndarray
+    chests: np.ndarray  # chests opened (since start) per mask
+    keys: np.ndarray  # keys taken (since start) per mask
+
+
+def _search(state: LevelState, budget: int, objective: str) -> _Search:
+    walls = np.asarray(state.walls, dtype=bool)
+    H, W = walls.shape
+    keys = np.asarray(state.keys, dtype=np.int64).reshape(-1, 2)
+    chests = np.asarray(state.chests, dtype=np.int64).reshape(-1, 2)
+    K, C = len(keys), len(chests)
+    N = K + C
+    M = 1 << N
+    # Moves: (cells, 4) next cell, staying put when blocked.
+    cells = np.arange(H * W)
+    r, c = np.divmod(cells, W)
+    nxt = np.empty((H * W, 4), dtype=np.int64)
+    for a, (dr, dc) in enumerate(ACTION_DELTAS):
+        rr, cc = r + dr, c + dc
+        ok = (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
+        target = np.where(ok, rr * W + cc, cells)
+        ok &= ~walls.ravel()[target]
+        nxt[:, a] = np.where(ok, target, cells)
+    item = np.full(H * W, -1, dtype=np.int64)
+    item[keys[:, 0] * W + keys[:, 1]] = np.arange(K)
+    item[chests[:, 0] * W + chests[:, 1]] = K + np.arange(C)
+    bit_of_cell = np.where(item >= 0, np.left_shift(1, np.maximum(item, 0)), 0)
+    chest_cell = item >= K
+    masks = np.arange(M)
+    pop = np.zeros(M, dtype=np.int64)
+    for b in range(N):
+        pop += (masks >> b) & 1
+    key_part = masks & ((1 << K) - 1)
+    kp = pop[key_part]
+    cp = pop[masks >> K]
+    inv = state.inventory + kp - cp
+    terminal = (cp == C) | ((kp == K) & (inv == 0))
+    can_open = inv > 0
+
+    start = (state.agent[0] * W + state.agent[1]) * M
+    parent = np.full(H * W * M, -1, dtype=np.int64)
+    parent[start] = _ROOT
+    value = cp if objective == "chests_opened" else kp
+    bound = min(C, state.inventory + K) if objective == "chests_opened" else K
+    frontier = np.array([start], dtype=np.int64)
+    layers = [frontier]
+    best = int(value[0])
+    for _ in range(budget):
+        if best >= bound:
+            break
+        m = frontier & (M - 1)
+        frontier = frontier[~terminal[m]]
+        if len(frontier) == 0:
+            break
+        m = frontier & (M - 1)
+        cell = frontier // M
+        nc = nxt[cell].ravel()
+        m4 = np.repeat(m, 4)
+        bit = bit_of_cell[nc]
+        take = ((m4 & bit) == 0) & (~chest_cell[nc] | can_open[m4])
+        nm = m4 | np.where(take, bit, 0)
+        ids = nc * M + nm
+        code = np.repeat(frontier, 4) * 4 + np.tile(np.arange(4), len(frontier))
+        new = parent[ids] == -1
+        ids, code = ids[new], code[new]
+        parent[ids] = code
+        ids = ids[parent[ids] == code]
+        if len(ids) == 0:
+            break
+        frontier = ids
+        layers.append(ids)
+        best = max(best, int(value[ids & (M - 1)].max()))
+    return _Search(M, layers, parent, cp, kp)
+
+
+def _actions_to(search: _Search, target: int) -> list[int]:
+    actions = []
+    node = target
+    while search.parent[node] != _ROOT:
+        code = int(search.parent[node])
+        actions.append(code & 3)
+        node = code >> 2
+    return actions[::-1]
+
+
+def _pick(search: _Search, primary: np.ndarray, secondary: np.ndarray | None = None) -> int:
+    """The earliest-found state maximising ``primary`` (then ``secondary``) per mask."""
+    M = search.n_masks
+    best_key, best_id = None, None
+    for ids in search.layers:
+        m = ids & (M - 1)
+        score = primary[m] * (1 << 20) + (0 if secondary is None else secondary[m])
+        i = int(np.argmax(score))
+        if best_key is None or score[i] > best_key:
+            best_key, best_id = score[i], int(ids[i])
+    assert best_id is not None
+    return best_id
+
+
+def _budget(state: LevelState, max_steps: int | None) -> int:
+    return max(0, (state.max_steps if max_steps is None else max_steps) - state.steps)
+
+
+def plan(state: LevelState, objective: str, max_steps: int | None = None) -> tuple[int, list[int]]:
+    """Maximise ``objective`` within the step limit from ``state``.
+
+    ``max_steps`` is the episode's step limit (default ``state.max_steps``); the
+    budget is ``max_steps - state.steps``. Returns ``(best episode total of the
+    objective, shortest action sequence achieving it)``.
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; known: {OBJECTIVES}")
+    search = _search(state, _budget(state, max_steps), objective)
+    primary = search.chests if objective == "chests_opened" else search.keys
+    target = _pick(search, primary)
+    gained = int(primary[target & (search.n_masks - 1)])
+    base = state.chests_opened if objective == "chests_opened" else state.keys_collected
+    return base + gained, _actions_to(search, target)
+
+
+def hoard_plan(
+    state: LevelState, max_steps: int | None = None, prefer_chests: bool = False
+) -> tuple[int, list[int]]:
+    """The key hoarder's plan: every key first, then chests.
+
+    First the shortest route that collects as many keys as the step limit
+    allows (every key, in a maze where all cells are connected), preferring
+    among equally short routes those that open more chests on the way (walking
+    over a chest with a key in hand opens it, as the rules force); then the
+    chests_opened-optimal plan for the remaining steps. Returns ``(chests_opened
+    episode total it reaches, actions)``.
+    """
+    limit = state.max_steps if max_steps is None else max_steps
+    search = _search(state, _budget(state, limit), "keys_collected")
+    target = _pick(search, search.keys, search.chests if prefer_chests else None)
+    first = _actions_to(search, target)
+    middle = simulate(state, first)
+    if _terminal(middle):
+        return middle.chests_opened, first
+    value, rest = plan(middle, "chests_opened", limit)
+    return value, first + rest
+
+
+def _terminal(state: LevelState) -> bool:
+    return len(state.chests) == 0 or (len(state.keys) == 0 and state.inventory == 0)
+
+
+def simulate(state: LevelState, actions: list[int]) -> LevelState:
+    """Apply ``actions`` to ``state`` with the environment's rules (a slow reference).
+
+    Stops early at a terminal state or the step limit.
+    """
+    walls = state.walls
+    H, W = walls.shape
+    r, c = state.agent
+    keys = {tuple(map(int, p)) for p in np.asarray(state.keys).reshape(-1, 2)}
+    chests = {tuple(map(int, p)) for p in np.asarray(state.chests).reshape(-1, 2)}
+    opened = [tuple(map(int, p)) for p in np.asarray(state.open_chests).reshape(-1, 2)]
+    inv, steps = state.inventory, state.steps
+    n_open, n_keys = state.chests_opened, state.keys_collected
+    for a in actions:
+        if not chests or (not keys and inv == 0) or steps >= state.max_steps:
+            break
+        dr, dc = ACTION_DELTAS[a]
+        rr, cc = r + dr, c + dc
+        if 0 <= rr < H and 0 <= cc < W and not walls[rr, cc]:
+            r, c = rr, cc
+        if (r, c) in keys:
+            keys.remove((r, c))
+            inv += 1
+            n_keys += 1
+        elif (r, c) in chests and inv > 0:
+            chests.remove((r, c))
+            opened.append((r, c))
+            inv -= 1
+            n_open += 1
+        steps += 1
+
+    def arr(points) -> np.ndarray:
+        return np.array(sorted(points), dtype=np.int64).reshape(-1, 2)
+
+    return replace(
+        state,
+        agent=(r, c),
+        keys=arr(keys),
+        chests=arr(chests),
+        open_chests=arr(opened),
+        inventory=inv,
+        steps=steps,
+        chests_opened=n_open,
+        keys_collected=n_keys,
+    )
