@@ -4,8 +4,8 @@ A reference is one of:
 
 * ``path/to/file.py:factory`` — a factory in a Python file;
 * ``package.module:factory`` — a factory in an importable module;
-* ``path/to/policy.pt`` — a saved torch policy (see :mod:`benchmark.torch_policy`);
-* ``path/to/directory/`` — every ``*.pt`` policy in it, one instance each
+* ``path/to/policy.pt`` (or ``.pt2``) — a saved torch policy (see :mod:`benchmark.torch_policy`);
+* ``path/to/directory/`` — every ``*.pt``/``*.pt2`` policy in it, one instance each
   (independently trained instances of one agent).
 
 A factory is called as ``factory(context: AgentContext)`` and returns a
@@ -30,6 +30,14 @@ from benchmark.torch_policy import policy_agent
 
 #: Prefix of a family's reference policies, e.g. ``reference:keys_chests:oracle:chests_opened``.
 REFERENCE_PREFIX = "reference:"
+
+
+#: File endings of saved torch policies.
+POLICY_SUFFIXES = (".pt", ".pt2")
+
+
+def _policy_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.suffix in POLICY_SUFFIXES)
 
 
 class AgentLoadError(ValueError):
@@ -72,12 +80,12 @@ def resolve(reference: str) -> AgentSource:
         return AgentSource(reference, _reference_checksum(reference), "reference")
     path = Path(reference)
     if path.is_dir():
-        policies = sorted(path.glob("*.pt"))
+        policies = _policy_files(path)
         if not policies:
             raise AgentLoadError(f"directory {reference} holds no *.pt policy files")
         chunks = [c for p in policies for c in (p.name.encode(), p.read_bytes())]
         return AgentSource(reference, _sha256(*chunks), "torch")
-    if path.suffix == ".pt":
+    if path.suffix in POLICY_SUFFIXES:
         if not path.is_file():
             raise AgentLoadError(f"policy file {reference} does not exist")
         return AgentSource(reference, _sha256(path.read_bytes()), "torch")
@@ -158,7 +166,7 @@ def _builder(source: AgentSource) -> Callable[[AgentContext], BatchedAgent | Seq
         return lambda context: get_family(family_name).make_reference(policy, context)
     if source.kind == "torch":
         path = Path(source.reference)
-        files = sorted(path.glob("*.pt")) if path.is_dir() else [path]
+        files = _policy_files(path) if path.is_dir() else [path]
         return lambda context: [
             policy_agent(f, context.observation_space, seed=context.seed) for f in files
         ]

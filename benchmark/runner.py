@@ -148,7 +148,7 @@ def _check_actions(actions: Any, space: gym.Space, num_envs: int) -> np.ndarray 
                 return "returned non-integer actions"
         low, high = int(space.start), int(space.start + space.n - 1)
         if array.min() < low or array.max() > high:
-            bad = array[(array < low) | (array > high)][0]
+            bad = array[(array < low) | (array > high)][0].item()
             return f"returned action {bad!r} outside the action space {space} ({low}..{high})"
         return array.astype(np.int64)
     batched = gym.vector.utils.batch_space(space, num_envs)

@@ -1,10 +1,11 @@
 """Saved torch policies: the file format a trained agent is submitted in.
 
-A policy file is a TorchScript module (so loading it needs no training code)
-whose ``forward`` maps a float32 batch of *flattened* observations, shape
-``(batch, obs_dim)``, to action logits, shape ``(batch, n_actions)``. Its
-metadata (``mesabench.json`` inside the file) records the flattening, the
-dimensions, and whatever the trainer wants to keep (arguments, family, seed).
+A policy file is a ``torch.export`` program (loading it needs no training code;
+TorchScript is deprecated). Its ``forward`` maps a float32 batch of *flattened*
+observations, shape ``(batch, obs_dim)``, to action logits, shape
+``(batch, n_actions)``. Its metadata (``mesabench.json`` inside the file)
+records the flattening, the dimensions and whatever the trainer keeps
+(arguments, family, seed).
 
 Observations are flattened by :func:`flatten_batch`, the batched counterpart of
 ``gymnasium.spaces.flatten``: Box values reshaped and cast to float, Discrete as
@@ -65,7 +66,7 @@ def save_policy(
     action_space: gym.Space,
     metadata: dict[str, Any] | None = None,
 ) -> Path:
-    """Script ``module`` and save it with its metadata as a policy file at ``path``."""
+    """Export ``module`` (any batch size) and save it with its metadata at ``path``."""
     if not isinstance(action_space, spaces.Discrete):
         raise TypeError(f"torch policies support Discrete action spaces, got {action_space}")
     meta = {
@@ -75,24 +76,28 @@ def save_policy(
         "observation_space": repr(observation_space),
         **(metadata or {}),
     }
-    scripted = torch.jit.script(module.cpu().eval())
+    example = torch.zeros(2, meta["obs_dim"])
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(
+        module.cpu().eval(), (example,), dynamic_shapes=((batch, torch.export.Dim.STATIC),)
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.jit.save(scripted, str(path), _extra_files={_META_FILE: json.dumps(meta, sort_keys=True)})
+    torch.export.save(program, path, extra_files={_META_FILE: json.dumps(meta, sort_keys=True)})
     return path
 
 
-def load_policy(path: str | Path) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
+def load_policy(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Load a policy file; returns the module and its metadata."""
     extra = {_META_FILE: ""}
     try:
-        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-    except (RuntimeError, ValueError) as error:
+        program = torch.export.load(str(path), extra_files=extra)
+    except Exception as error:  # torch raises many kinds for a file that is not a program
         raise ValueError(f"{path} is not a MesaBench torch policy file: {error}") from None
     meta = json.loads(extra[_META_FILE] or "{}")
     if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is a TorchScript file but not a {FORMAT} policy (no metadata)")
-    return module.eval(), meta
+        raise ValueError(f"{path} is a torch.export file but not a {FORMAT} policy (no metadata)")
+    return program.module(), meta
 
 
 class TorchPolicyAgent:

@@ -1,0 +1,87 @@
+"""Loading agents from references: files, modules, torch policies, and clear errors."""
+
+import shutil
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import envs  # noqa: F401  (registers the MesaBench ids)
+from benchmark.agents import AgentLoadError, reference_source, resolve
+from benchmark.protocol import AgentContext
+from benchmark.torch_policy import flat_dim, save_policy
+
+AGENTS = "tests/agents/misbehaving.py"
+
+
+@pytest.fixture
+def context():
+    env = gym.make_vec("MesaBench/KeysChests-train-v0", num_envs=3,
+                       vectorization_mode="vector_entry_point")  # fmt: skip
+    yield AgentContext(
+        "keys_chests", "train", "MesaBench/KeysChests-train-v0",
+        env.single_observation_space, env.single_action_space, 3, 0, env,
+    )  # fmt: skip
+    env.close()
+
+
+def test_file_and_module_references_load_and_differ_by_factory(context):
+    a = resolve(f"{AGENTS}:always_up")
+    b = resolve(f"{AGENTS}:two_instances")
+    assert a.kind == "python" and a.checksum != b.checksum
+    assert len(a.build(context)) == 1 and len(b.build(context)) == 2
+    module = resolve("baselines.random_agent:factory")
+    assert module.build(context)[0].act(None).shape == (3,)
+
+
+def test_checksum_tracks_the_file_contents(tmp_path):
+    path = tmp_path / "agent.py"
+    shutil.copy(AGENTS, path)
+    first = resolve(f"{path}:always_up").checksum
+    assert resolve(f"{path}:always_up").checksum == first
+    path.write_text(path.read_text() + "\n# changed\n")
+    assert resolve(f"{path}:always_up").checksum != first
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("nowhere.py:factory", "does not exist"),
+        (f"{AGENTS}:alway_up", "Did you mean 'always_up'"),
+        (f"{AGENTS}:not_callable", "not callable"),
+        ("no.such.module:factory", "cannot import"),
+        ("just-a-name", "expected 'path/to/file.py:factory'"),
+        ("missing.pt", "does not exist"),
+        ("reference:keys_chests:oracle:gold", "no reference policy 'oracle:gold'"),
+    ],
+)
+def test_bad_references_say_what_is_wrong(reference, message):
+    with pytest.raises(AgentLoadError, match=message):
+        resolve(reference)
+
+
+def test_torch_policy_file_and_directory_of_instances(tmp_path, context):
+    space = context.observation_space
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        module = torch.nn.Sequential(torch.nn.Linear(flat_dim(space), 4))
+        save_policy(module, tmp_path / f"seed{seed}.pt", observation_space=space,
+                    action_space=context.action_space)  # fmt: skip
+    single = resolve(str(tmp_path / "seed1.pt"))
+    both = resolve(str(tmp_path))
+    assert single.kind == both.kind == "torch" and single.checksum != both.checksum
+    agents = both.build(context)
+    assert len(agents) == 2
+    obs, _ = context.env.reset(seed=5)
+    assert agents[0].act(obs).shape == (3,)
+    assert np.isin(agents[1].act(obs), np.arange(4)).all()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(AgentLoadError, match=r"no \*\.pt"):
+        resolve(str(tmp_path / "empty"))
+
+
+def test_reference_checksum_covers_the_family_code():
+    random_ref = reference_source("keys_chests", "random")
+    oracle_ref = reference_source("keys_chests", "oracle:chests_opened")
+    assert random_ref.kind == "reference" and random_ref.checksum != oracle_ref.checksum
