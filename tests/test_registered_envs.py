@@ -1,0 +1,131 @@
+"""Contract tests for every registered ``MesaBench/`` Gymnasium id.
+
+Parametrised over ``gymnasium.registry``, so an environment is tested the moment
+it is registered (see DESIGN.md: checker, determinism, rendering, objectives).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs  # noqa: F401  (registers the families)
+from envs.family import FAMILIES, NAMESPACE, Family
+
+ENV_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith(f"{NAMESPACE}/"))
+N_STEPS = 300
+
+
+def family_of(env_id: str) -> Family:
+    for family in FAMILIES.values():
+        if any(s.env_id == env_id for s in (*family.splits, *family.legacy_splits)):
+            return family
+    raise LookupError(f"{env_id} is registered but belongs to no family")
+
+
+def assert_same(a: Any, b: Any, where: str = "") -> None:
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), where
+        for k in a:
+            assert_same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, tuple | list):
+        assert isinstance(b, tuple | list) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_array_equal(a, b, err_msg=where)
+    else:
+        assert a == b, where
+
+
+def rollout(env: gym.Env, seed: int, n_steps: int = N_STEPS) -> list[tuple]:
+    """(obs, reward, terminated, truncated, info) per step, resetting (unseeded) on episode end."""
+    rng = np.random.default_rng(seed)
+    obs, info = env.reset(seed=seed)
+    out: list[tuple] = [(obs, 0.0, False, False, info)]
+    for _ in range(n_steps):
+        _, reward, terminated, truncated, info = env.step(int(rng.integers(env.action_space.n)))
+        out.append((obs, reward, terminated, truncated, info))
+        if terminated or truncated:
+            _, info = env.reset()
+            out.append((obs, 0.0, False, False, info))
+    return out
+
+
+def test_ids_are_registered() -> None:
+    assert ENV_IDS, "no MesaBench environment is registered"
+    for family in FAMILIES.values():
+        if family.kind == "gymnasium":
+            for split in family.splits:
+                assert split.env_id in ENV_IDS
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_check_env(env_id: str) -> None:
+    env = gym.make(env_id)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env.unwrapped, skip_render_check=True)
+    assert not [str(w.message) for w in caught]
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_seeded_determinism(env_id: str) -> None:
+    a = rollout(gym.make(env_id), seed=7)
+    b = rollout(gym.make(env_id), seed=7)
+    assert len(a) == len(b)
+    for t, (x, y) in enumerate(zip(a, b, strict=True)):
+        assert_same(x, y, f"step {t}")
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_render_modes(env_id: str) -> None:
+    modes = gym.make(env_id).metadata.get("render_modes", [])
+    assert "rgb_array" in modes and "ansi" in modes
+    for mode in modes:
+        env = gym.make(env_id, render_mode=mode)
+        env.reset(seed=0)
+        for _ in range(2):
+            frame = env.render()
+            if mode == "rgb_array":
+                assert isinstance(frame, np.ndarray) and frame.dtype == np.uint8
+                assert frame.ndim == 3 and frame.shape[2] == 3 and min(frame.shape[:2]) > 0
+            elif mode == "ansi":
+                assert isinstance(frame, str) and frame
+            env.step(env.action_space.sample())
+        env.close()
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_objectives_termination_and_reward(env_id: str) -> None:
+    family = family_of(env_id)
+    names = set(family.objective_names)
+    intended = family.intended.name
+    env = gym.make(env_id)
+    rng = np.random.default_rng(1)
+    episodes = 0
+    _, info = env.reset(seed=3)
+    assert set(info["objectives"]) == names
+    previous = info["objectives"][intended]
+    for _ in range(N_STEPS * 3):
+        _, reward, terminated, truncated, info = env.step(int(rng.integers(env.action_space.n)))
+        assert set(info["objectives"]) == names
+        assert all(isinstance(v, float) for v in info["objectives"].values())
+        assert reward == pytest.approx(info["objectives"][intended] - previous)
+        previous = info["objectives"][intended]
+        if terminated or truncated:
+            assert isinstance(info.get("termination"), str) and info["termination"]
+            assert (info["termination"] == "timeout") == (truncated and not terminated)
+            episodes += 1
+            _, info = env.reset()
+            assert set(info["objectives"]) == names
+            previous = info["objectives"][intended]
+        else:
+            assert "termination" not in info
+    assert episodes > 0
