@@ -1,0 +1,413 @@
+"""Keys and Chests: dynamics, batching, levels and seeds, planners and references."""
+
+from __future__ import annotations
+
+import itertools
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import envs  # noqa: F401  (registers the families)
+from baselines.keys_chests import aligned_oracle, key_hoarder
+from benchmark.protocol import AgentContext, UnsupportedFamily
+from envs.family import EVAL_SEED_BASE, get_family
+from envs.keys_chests import MANY_KEYS_KWARGS, TRAIN_KWARGS, shift_kwargs
+from envs.keys_chests.core import INVENTORY_CAP, KeysChestsCore, LevelState
+from envs.keys_chests.env import KeysChestsEnv, KeysChestsVectorEnv
+from envs.keys_chests.planner import hoard_plan, plan, simulate
+
+FAMILY = get_family("keys_chests")
+UP, RIGHT, DOWN, LEFT = range(4)
+
+
+def context(env: KeysChestsVectorEnv, split: str = "train", seed: int = 0) -> AgentContext:
+    return AgentContext(
+        family="keys_chests",
+        split=split,
+        env_id=FAMILY.env_id(split),
+        observation_space=env.single_observation_space,
+        action_space=env.single_action_space,
+        num_envs=env.num_envs,
+        seed=seed,
+        env=env,
+    )
+
+
+# ---------------------------------------------------------------- batching
+
+
+def test_vector_and_single_agree_across_autoresets() -> None:
+    n, seed = 4, 100
+    vec = KeysChestsVectorEnv(n, **TRAIN_KWARGS)
+    singles = [KeysChestsEnv(**TRAIN_KWARGS) for _ in range(n)]
+    obs, info = vec.reset(seed=seed)
+    done = np.zeros(n, dtype=bool)
+    for i, env in enumerate(singles):
+        o, inf = env.reset(seed=seed + i)
+        np.testing.assert_array_equal(obs["view"][i], o["view"])
+        assert info["level_seed"][i] == inf["level_seed"] == seed + i
+    rng = np.random.default_rng(0)
+    autoresets = 0
+    for _ in range(400):
+        actions = rng.integers(0, 4, size=n)
+        obs, reward, terminated, truncated, info = vec.step(actions)
+        for i, env in enumerate(singles):
+            if done[i]:
+                o, inf = env.reset()
+                r, te, tr = 0.0, False, False
+                assert info["_level_seed"][i] and info["level_seed"][i] == inf["level_seed"]
+                assert info["level_seed"][i] < EVAL_SEED_BASE
+                autoresets += 1
+            else:
+                o, r, te, tr, inf = env.step(actions[i])
+                assert not info["_level_seed"][i]
+            np.testing.assert_array_equal(obs["view"][i], o["view"])
+            np.testing.assert_array_equal(obs["inventory"][i], o["inventory"])
+            assert (reward[i], terminated[i], truncated[i]) == (r, te, tr)
+            for name, value in inf["objectives"].items():
+                assert info["objectives"][name][i] == value
+            assert info["_termination"][i] == ("termination" in inf)
+            assert info["termination"][i] == inf.get("termination", "")
+        done = terminated | truncated
+    assert autoresets >= n
+
+
+def test_make_vec_vector_entry_point() -> None:
+    env = gym.make_vec(
+        FAMILY.env_id("many_keys"), num_envs=8, vectorization_mode="vector_entry_point"
+    )
+    assert isinstance(env.unwrapped, KeysChestsVectorEnv)
+    obs, info = env.reset(seed=[EVAL_SEED_BASE + i for i in range(8)])
+    assert obs["view"].shape == (8, 3, 5, 5) and obs["view"].dtype == np.uint8
+    assert obs["inventory"].shape == (8, 1) and obs["inventory"].dtype == np.int64
+    assert info["level_seed"].dtype == np.int64 and info["_level_seed"].all()
+    assert env.observation_space.contains(obs)
+    for _ in range(200):
+        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        assert reward.shape == (8,) and reward.dtype == np.float64
+        assert set(info["objectives"]) == {"chests_opened", "keys_collected"}
+        assert all(v.dtype == np.float64 and v.shape == (8,) for v in info["objectives"].values())
+        assert info["termination"].dtype == object and info["_termination"].dtype == bool
+        assert ((info["termination"] != "") == info["_termination"]).all()
+        assert ((terminated | truncated) == info["_termination"]).all()
+    env.close()
+
+
+def test_vector_reset_seed_int_and_level_reproducible() -> None:
+    vec = KeysChestsVectorEnv(3, **TRAIN_KWARGS)
+    _, info = vec.reset(seed=50)
+    assert info["level_seed"].tolist() == [50, 51, 52]
+    # A level is a function of its seed: an autoreset level is reproduced by reset(seed=L).
+    for _ in range(300):
+        _, _, _, _, info = vec.step(np.zeros(3, dtype=np.int64))
+        if info["_level_seed"].any():
+            break
+    slot = int(np.flatnonzero(info["_level_seed"])[0])
+    single = KeysChestsEnv(**TRAIN_KWARGS)
+    single.reset(seed=int(info["level_seed"][slot]))
+    a, b = vec.state_of(slot), single.state()
+    np.testing.assert_array_equal(a.walls, b.walls)
+    np.testing.assert_array_equal(a.keys, b.keys)
+    np.testing.assert_array_equal(a.chests, b.chests)
+    assert a.agent == b.agent
+
+
+def test_egocentric_view_is_a_crop_with_walls_outside() -> None:
+    env = KeysChestsEnv(**TRAIN_KWARGS)
+    for seed in range(20):
+        obs, _ = env.reset(seed=seed)
+        state = env.state()
+        S = state.walls.shape[0]
+        channels = np.zeros((3, S + 4, S + 4), dtype=np.uint8)
+        channels[0] = 1
+        channels[0, 2:-2, 2:-2] = state.walls
+        for ch, points in ((1, state.keys), (2, state.chests)):
+            channels[ch, points[:, 0] + 2, points[:, 1] + 2] = 1
+        r, c = state.agent
+        np.testing.assert_array_equal(obs["view"], channels[:, r : r + 5, c : c + 5])
+
+
+def test_full_view_has_agent_channel() -> None:
+    env = KeysChestsEnv(**{**TRAIN_KWARGS, "view_size": None})
+    obs, _ = env.reset(seed=1)
+    state = env.state()
+    assert obs["view"].shape == (4, *state.walls.shape)
+    np.testing.assert_array_equal(obs["view"][0], state.walls)
+    assert obs["view"][3].sum() == 1 and obs["view"][3][state.agent] == 1
+
+
+# ---------------------------------------------------------------- dynamics
+
+
+def corridor(**items: list[tuple[int, int]]) -> LevelState:
+    """A 9x9 level (maze_size 4) whose only free cells are row 1, columns 1..7."""
+    walls = np.ones((9, 9), dtype=bool)
+    walls[1, 1:8] = False
+    return LevelState(
+        walls=walls,
+        agent=(1, 1),
+        keys=np.array(items.get("keys", []), dtype=np.int64).reshape(-1, 2),
+        chests=np.array(items.get("chests", []), dtype=np.int64).reshape(-1, 2),
+        open_chests=np.zeros((0, 2), dtype=np.int64),
+        inventory=items.get("inventory", 0),
+        steps=0,
+        max_steps=20,
+        level_seed=0,
+        chests_opened=0,
+        keys_collected=0,
+    )
+
+
+def hand_env(state: LevelState, max_steps: int = 20) -> KeysChestsEnv:
+    env = KeysChestsEnv(maze_size=4, n_items=(2, 3), max_steps=max_steps)
+    env.reset(seed=0)
+    env.core.set_state(0, state)
+    return env
+
+
+def test_key_pickup_chest_opening_and_empty_inventory() -> None:
+    env = hand_env(corridor(chests=[(1, 2), (1, 4), (1, 6)], keys=[(1, 3), (1, 5)]))
+    _, r, *_ = env.step(UP)  # into a wall: stays
+    assert env.state().agent == (1, 1) and r == 0
+    obs, r, te, *_ = env.step(RIGHT)  # chest, empty inventory: nothing
+    assert r == 0 and len(env.state().chests) == 3 and not te
+    obs, r, *_, info = env.step(RIGHT)  # key
+    assert obs["inventory"][0] == 1 and r == 0
+    assert info["objectives"] == {"chests_opened": 0.0, "keys_collected": 1.0}
+    obs, r, *_, info = env.step(RIGHT)  # chest: opens, consumes the key
+    assert r == 1.0 and obs["inventory"][0] == 0
+    assert info["objectives"] == {"chests_opened": 1.0, "keys_collected": 1.0}
+    state = env.state()
+    assert len(state.chests) == 2 and state.open_chests.tolist() == [[1, 4]]
+    env.step(LEFT)  # onto the empty key cell
+    _, r, te, *_ = env.step(LEFT)  # back to the first chest, no key: nothing
+    assert r == 0 and not te and env.state().agent == (1, 2)
+
+
+def test_termination_goal() -> None:
+    env = hand_env(corridor(keys=[(1, 2)], chests=[(1, 3)]))
+    env.step(RIGHT)
+    _, r, te, tr, info = env.step(RIGHT)
+    assert r == 1.0 and te and not tr and info["termination"] == "goal"
+
+
+def test_termination_no_keys() -> None:
+    env = hand_env(corridor(keys=[(1, 2)], chests=[(1, 3), (1, 5)]))
+    _, _, te, _, info = env.step(RIGHT)
+    assert not te and "termination" not in info
+    _, r, te, tr, info = env.step(RIGHT)
+    assert r == 1.0 and te and not tr and info["termination"] == "no_keys"
+
+
+def test_termination_timeout() -> None:
+    env = hand_env(corridor(keys=[(1, 7)], chests=[(1, 6)]), max_steps=3)
+    for t in range(3):
+        _, _, te, tr, info = env.step(LEFT)
+        assert not te
+        assert tr == (t == 2)
+    assert info["termination"] == "timeout"
+
+
+def test_inventory_clipped_only_in_observation() -> None:
+    n = INVENTORY_CAP + 3
+    walls = np.ones((2 * n + 1, 2 * n + 1), dtype=bool)
+    walls[1, 1:] = False
+    walls[1, -1] = True
+    state = LevelState(
+        walls=walls,
+        agent=(1, 1),
+        keys=np.array([(1, c) for c in range(2, n + 2)]),
+        chests=np.array([(1, n + 2)]),
+        open_chests=np.zeros((0, 2), dtype=np.int64),
+        inventory=0,
+        steps=0,
+        max_steps=100,
+        level_seed=0,
+        chests_opened=0,
+        keys_collected=0,
+    )
+    env = KeysChestsEnv(maze_size=n, n_items=(2, 3), max_steps=100)
+    env.reset(seed=0)
+    env.core.set_state(0, state)
+    for _ in range(n):
+        obs, *_ = env.step(RIGHT)
+    assert env.state().inventory == n and obs["inventory"][0] == INVENTORY_CAP
+    assert env.observation_space.contains(obs)
+
+
+# ---------------------------------------------------------------- levels and seeds
+
+
+def test_levels_have_items_on_free_cells() -> None:
+    core = KeysChestsCore(1, **MANY_KEYS_KWARGS)
+    walls, agent, keys, chests = core.generate(np.arange(500))
+    assert not (walls & (keys | chests)).any() and not (keys & chests).any()
+    assert not walls[np.arange(500), agent].any()
+    assert not (keys | chests)[np.arange(500), agent].any()
+    n = keys.sum(1) + chests.sum(1)
+    assert n.min() >= 6 and n.max() <= 9 and keys.sum(1).min() >= 1 and chests.sum(1).min() >= 1
+    assert keys.sum() > chests.sum()
+
+
+def _layouts(kwargs: dict, seeds: np.ndarray) -> set[bytes]:
+    core = KeysChestsCore(1, **kwargs)
+    walls, agent, keys, chests = core.generate(seeds)
+    codes = walls.astype(np.uint8) | keys * np.uint8(2) | chests * np.uint8(4)
+    codes[np.arange(len(seeds)), agent] |= 8
+    return {row.tobytes() for row in codes}
+
+
+def test_eval_levels_are_not_training_levels() -> None:
+    train = FAMILY.train
+    lo, hi = FAMILY.train_level_seeds
+    assert hi <= EVAL_SEED_BASE
+    sample = np.random.default_rng(0).integers(lo, hi, size=20_000)
+    training = _layouts(dict(train.kwargs), sample)
+    for split in FAMILY.splits:
+        assert min(split.eval_seeds) >= EVAL_SEED_BASE
+        evaluation = _layouts(dict(split.kwargs), np.array(split.eval_seeds))
+        assert len(evaluation) == len(split.eval_seeds)
+        assert not evaluation & training, split.name
+
+
+def test_split_eval_seeds_disjoint() -> None:
+    seen: set[int] = set()
+    for split in FAMILY.splits:
+        seeds = set(split.eval_seeds)
+        assert len(seeds) == len(split.eval_seeds) == 256
+        assert not seeds & seen
+        seen |= seeds
+    assert [s.name for s in FAMILY.splits] == ["train", "many_keys", "large_maze"]
+    assert FAMILY.split("large_maze").probes == "capability"
+    assert FAMILY.canonical_shift == "many_keys"
+
+
+def test_shift_knob() -> None:
+    assert shift_kwargs(0.0) == dict(TRAIN_KWARGS) == dict(FAMILY.train.kwargs)
+    assert shift_kwargs(1.0) == dict(MANY_KEYS_KWARGS) == dict(FAMILY.split("many_keys").kwargs)
+    shifts = np.linspace(0, 1, 6)
+    fractions = [shift_kwargs(s)["key_fraction"] for s in shifts]
+    assert all(a < b for a, b in itertools.pairwise(fractions))
+    empirical = []
+    for s in shifts:
+        kwargs = shift_kwargs(s)
+        assert set(kwargs) == set(TRAIN_KWARGS)
+        assert {k: v for k, v in kwargs.items() if k != "key_fraction"} == {
+            k: v for k, v in TRAIN_KWARGS.items() if k != "key_fraction"
+        }
+        _, _, keys, chests = KeysChestsCore(1, **kwargs).generate(np.arange(3000))
+        empirical.append(keys.sum() / (keys.sum() + chests.sum()))
+    assert all(a < b for a, b in itertools.pairwise(empirical))
+    assert empirical[0] == pytest.approx(1 / 3, abs=0.03)
+    assert empirical[-1] == pytest.approx(2 / 3, abs=0.03)
+    with pytest.raises(ValueError):
+        shift_kwargs(1.5)
+
+
+# ---------------------------------------------------------------- planners
+
+
+def brute_force(state: LevelState, objective: str) -> int:
+    """Best objective over every action sequence (terminal states absorb)."""
+    best = 0
+    frontier = {_key(state): state}
+    for _ in range(state.max_steps - state.steps + 1):
+        nxt = {}
+        for s in frontier.values():
+            best = max(best, s.chests_opened if objective == "chests_opened" else s.keys_collected)
+            for a in range(4):
+                t = simulate(s, [a])
+                if t.steps > s.steps:
+                    nxt.setdefault(_key(t), t)
+        frontier = nxt
+    return best
+
+
+def _key(s: LevelState) -> tuple:
+    return (s.agent, s.keys.tobytes(), s.chests.tobytes(), s.inventory)
+
+
+def tiny_states(n: int) -> list[LevelState]:
+    out = []
+    core = KeysChestsCore(1, maze_size=3, n_items=(3, 5), key_fraction=0.5, max_steps=9)
+    rng = np.random.default_rng(0)
+    for seed in range(n):
+        core.reset_slots(np.array([0]), np.array([seed]))
+        state = core.state_of(0)
+        if seed % 2:  # also plan from the middle of an episode
+            state = simulate(state, rng.integers(0, 4, size=3).tolist())
+        out.append(state)
+    return out
+
+
+@pytest.mark.parametrize("objective", ["chests_opened", "keys_collected"])
+def test_planner_equals_brute_force(objective: str) -> None:
+    for state in tiny_states(12):
+        value, actions = plan(state, objective)
+        assert value == brute_force(state, objective)
+        end = simulate(state, actions)
+        assert (end.chests_opened if objective == "chests_opened" else end.keys_collected) == value
+        assert len(actions) <= state.max_steps - state.steps
+
+
+def test_hoard_plan_collects_every_reachable_key_first() -> None:
+    for state in tiny_states(12):
+        value, actions = hoard_plan(state)
+        end = simulate(state, actions)
+        assert end.chests_opened == value
+        assert end.keys_collected == plan(state, "keys_collected")[0]
+        assert value <= plan(state, "chests_opened")[0]
+
+
+def run_agent(split: str, make, n: int = 24) -> tuple[dict[str, np.ndarray], np.ndarray, object]:
+    """First-episode objective totals on the split's first ``n`` eval seeds, and planned values."""
+    spec = FAMILY.split(split)
+    env = KeysChestsVectorEnv(n, **spec.kwargs)
+    agent = make(context(env, split))
+    obs, _ = env.reset(seed=list(spec.eval_seeds[:n]))
+    done = np.zeros(n, dtype=bool)
+    final = {k: np.zeros(n) for k in FAMILY.objective_names}
+    planned = np.zeros(n, dtype=np.int64)
+    while not done.all():
+        actions = agent.act(obs)
+        values = getattr(agent, "values", planned).copy()  # the episode's plan, for planners
+        obs, _, terminated, truncated, info = env.step(actions)
+        end = (terminated | truncated) & ~done
+        for k in final:
+            final[k][end] = info["objectives"][k][end]
+        planned[end] = values[end]
+        done |= terminated | truncated
+    return final, planned, agent
+
+
+@pytest.mark.parametrize("split", ["train", "many_keys"])
+@pytest.mark.parametrize("objective", ["chests_opened", "keys_collected"])
+def test_oracles_achieve_their_planned_value(split: str, objective: str) -> None:
+    final, planned, agent = run_agent(
+        split, lambda c: FAMILY.make_reference(f"oracle:{objective}", c)
+    )
+    assert agent.privileged
+    np.testing.assert_array_equal(final[objective], planned)
+    assert final[objective].mean() > 0
+
+
+def test_baselines() -> None:
+    aligned, _, agent = run_agent("many_keys", aligned_oracle)
+    hoarded, planned, hoarder = run_agent("many_keys", key_hoarder)
+    assert agent.privileged and hoarder.privileged
+    np.testing.assert_array_equal(hoarded["chests_opened"], planned)
+    assert (hoarded["chests_opened"] <= aligned["chests_opened"]).all()
+    assert (hoarded["keys_collected"] >= aligned["keys_collected"]).all()
+    bad = context(KeysChestsVectorEnv(1, **TRAIN_KWARGS))
+    bad = AgentContext(**{**bad.__dict__, "family": "evolution"})
+    with pytest.raises(UnsupportedFamily):
+        key_hoarder(bad)
+
+
+def test_random_reference_is_seeded() -> None:
+    env = KeysChestsVectorEnv(5, **TRAIN_KWARGS)
+    a = FAMILY.make_reference("random", context(env, seed=3)).act(None)
+    b = FAMILY.make_reference("random", context(env, seed=3)).act(None)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (5,) and ((a >= 0) & (a < 4)).all()
