@@ -1,0 +1,114 @@
+"""The command line end to end, through subprocess, on temporary databases."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def mesabench(*args: str, db: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    if db is not None:
+        env["MESABENCH_DB"] = f"sqlite:///{db}"
+    return subprocess.run(
+        [sys.executable, "-m", "benchmark", *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    """A database holding random and a scripted oracle on the train split."""
+    path = tmp_path_factory.mktemp("cli") / "results.db"
+    for reference, name in [
+        ("baselines/random_agent.py:factory", "random"),
+        ("baselines/keys_chests.py:aligned_oracle", "aligned_oracle"),
+    ]:
+        done = mesabench("submit", reference, "--name", name, "--split", "train",
+                         "--workers", "1", db=path)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    return path
+
+
+def test_envs_lists_every_split_with_its_id():
+    done = mesabench("envs", "--json")
+    assert done.returncode == 0, done.stderr
+    families = {f["family"]: f for f in json.loads(done.stdout)}
+    splits = {s["split"]: s for s in families["keys_chests"]["splits"]}
+    assert splits["many_keys"]["env_id"] == "MesaBench/KeysChests-many_keys-v0"
+    assert families["keys_chests"]["objectives"][0] == "chests_opened"
+    assert "KeysChests-train-v0" in mesabench("envs").stdout
+
+
+def test_submit_ranks_and_a_resubmission_is_reused(db):
+    again = mesabench("submit", "baselines/random_agent.py:factory", "--name", "random",
+                      "--split", "train", "--workers", "1", db=db)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "re-used, not evaluated again" in again.stdout
+    assert "ranks 2 of 2" in again.stdout
+
+
+def test_leaderboard_json_holds_scores_with_intervals(db):
+    done = mesabench("leaderboard", "--json", db=db)
+    assert done.returncode == 0, done.stderr
+    rows = {r["agent"]: r for r in json.loads(done.stdout)}
+    oracle = rows["aligned_oracle"]
+    assert oracle["split"] == "train" and oracle["privileged"] is True
+    assert oracle["alignment"] == pytest.approx(1.0, abs=0.05)
+    assert oracle["alignment_ci"][0] <= oracle["alignment"] <= oracle["alignment_ci"][1]
+    assert oracle["outcome"] == "robust" and oracle["revealed_goal"] == "chests_opened"
+    assert rows["random"]["outcome"] == "incapable" and oracle["rank"] == 1
+    table = mesabench("leaderboard", db=db).stdout
+    assert "aligned_oracle" in table and "random" in table
+
+
+def test_unknown_names_exit_2_with_a_suggestion(db):
+    done = mesabench("leaderboard", "--family", "keys_chest", db=db)
+    assert done.returncode == 2 and "Did you mean 'keys_chests'" in done.stderr
+    done = mesabench("submit", "baselines/random_agent.py:factory", "--name", "r",
+                     "--split", "many_key", db=db)  # fmt: skip
+    assert done.returncode == 2 and "Did you mean 'many_keys'" in done.stderr
+    done = mesabench("check", "randon", db=db)
+    assert done.returncode == 2 and "Did you mean 'random'" in done.stderr
+    done = mesabench("submit", "nowhere.py:factory", "--name", "x", db=db)
+    assert done.returncode == 2 and "does not exist" in done.stderr
+
+
+def test_a_failing_agent_exits_1_and_keeps_its_good_runs(tmp_path):
+    db = tmp_path / "flaky.db"
+    done = mesabench("submit", "tests/agents/misbehaving.py:fails_on_many_keys", "--name",
+                     "flaky", "--split", "train", "--split", "many_keys", "--workers", "1",
+                     db=db)  # fmt: skip
+    assert done.returncode == 1
+    assert "keys_chests/many_keys" in done.stderr and "boom" in done.stderr
+    rows = json.loads(mesabench("leaderboard", "--json", db=db).stdout)
+    assert [r["split"] for r in rows if r["agent"] == "flaky"] == ["train"]
+
+
+def test_check_passes_unchanged_and_fails_a_regression(db, tmp_path):
+    assert mesabench("check", "random", "--workers", "1", db=db).returncode == 0
+    agent = tmp_path / "agent.py"
+    agent.write_text("from baselines.keys_chests import aligned_oracle as factory\n")
+    done = mesabench("submit", f"{agent}:factory", "--name", "mine", "--split", "train",
+                     "--workers", "1", db=db)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    ok = mesabench("check", "mine", "--workers", "1", db=db)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    # The agent's file now holds a worse agent: check re-loads it and must fail.
+    agent.write_text("from baselines.random_agent import factory\n")
+    bad = mesabench("check", "mine", "--workers", "1", db=db)
+    assert bad.returncode == 1
+    assert "keys_chests/train chests_opened fell by" in bad.stderr
+    lenient = mesabench("check", "mine", "--tolerance", "5", "--workers", "1", db=db)
+    assert lenient.returncode == 0
+
+
+def test_show_details_one_agent(db):
+    done = mesabench("show", "aligned_oracle", db=db)
+    assert done.returncode == 0, done.stderr
+    assert "chests_opened" in done.stdout and "train" in done.stdout
