@@ -81,8 +81,13 @@ class PPOArgs:
     env_id: str = ""
     """If set, train on this Gymnasium id instead of the family's train split
     (e.g. ``CartPole-v1`` for a smoke test)."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Constructor kwargs on top of the registered ones (changes the training
+    distribution: for experiments only; empty for the benchmark's baselines).
+    As an override, JSON: ``env_kwargs={"view_size": null}``."""
     seed: int = 1
-    """Seeds torch, numpy, Python's ``random`` and the environments' first reset."""
+    """Seeds torch, numpy, Python's ``random`` and the environments' first reset
+    (see :func:`reset_seed`)."""
 
     # --- budget and batch ---
     total_steps: int = 3_000_000
@@ -192,6 +197,11 @@ def _convert(name: str, kind: Any, text: str) -> Any:
             if lowered in ("0", "false", "no", "off"):
                 return False
             raise ValueError("expected true/false")
+        if origin is dict or kind is dict:
+            value = json.loads(text)
+            if not isinstance(value, dict):
+                raise ValueError("expected a JSON object")
+            return value
         if origin is tuple:
             return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
         if kind is int:
@@ -302,11 +312,24 @@ def _resolve(args: PPOArgs) -> _Target:
     return _Target(fam.train.env_id, fam.name, fam.objective_names)
 
 
-def make_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
+def make_vector_env(
+    env_id: str, num_envs: int, env_kwargs: Mapping[str, Any] | None = None
+) -> gym.vector.VectorEnv:
     """The batched environment: the id's own vector class if it has one, else a sync vector."""
     spec = gym.spec(env_id)
     mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
-    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode)
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **(env_kwargs or {}))
+
+
+def reset_seed(seed: int) -> int:
+    """The seed of the vector environment's first reset for run ``seed``.
+
+    Vector environments seed slot ``i`` with ``s + i``, so runs seeded 1, 2, ...
+    with ``s = seed`` would share all but one slot's level stream. A hash of the
+    run seed, below 2**29 (so below the evaluation level range), keeps
+    independently seeded instances on independent training levels.
+    """
+    return int(np.random.SeedSequence(seed).generate_state(1)[0] % (1 << 29))
 
 
 def _objective_totals(info: Mapping[str, Any], names: Sequence[str], n: int) -> np.ndarray:
@@ -362,7 +385,7 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
     torch.set_num_threads(max(1, args.torch_threads))
     _seed_everything(args.seed)
 
-    env = make_vector_env(target.env_id, args.num_envs)
+    env = make_vector_env(target.env_id, args.num_envs, args.env_kwargs)
     autoreset = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP)
     autoreset = getattr(autoreset, "value", autoreset)
     if autoreset not in ("NextStep", "SameStep"):
@@ -408,7 +431,7 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
     recent: deque[float] = deque(maxlen=max(100, N))
     episodes = 0
 
-    obs, _ = env.reset(seed=args.seed)
+    obs, _ = env.reset(seed=reset_seed(args.seed))
     next_obs = torch.from_numpy(flatten_batch(obs_space, obs))
     next_valid = torch.ones(N)  # False for a slot whose next step is an autoreset step
     global_step = 0
@@ -594,6 +617,7 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
             "family": target.family,
             "seed": args.seed,
             "env_id": target.env_id,
+            "env_kwargs": args.env_kwargs,
             "global_step": global_step,
         },
     )
@@ -687,5 +711,6 @@ __all__ = [
     "make_vector_env",
     "plot_curve",
     "read_curve",
+    "reset_seed",
     "train",
 ]
