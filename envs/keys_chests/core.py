@@ -41,6 +41,7 @@ OBJECTIVES = ("chests_opened", "keys_collected")
 #: Cap of the observed inventory (the true count is unbounded).
 INVENTORY_CAP = 15
 
+_CHANNEL_CODES = np.array([WALL, KEY, CHEST], dtype=np.uint8)[None, :, None]
 _U64 = np.uint64
 _GOLDEN = _U64(0x9E3779B97F4A7C15)
 _MIX1 = _U64(0xBF58476D1CE4E5B9)
@@ -59,9 +60,11 @@ def level_uniforms(level_seeds: np.ndarray, n: int) -> np.ndarray:
     """``(len(level_seeds), n)`` uniforms in [0, 1), a deterministic function of each seed."""
     seeds = np.asarray(level_seeds, dtype=np.int64).astype(_U64)
     base = _splitmix(seeds)[:, None]
-    counter = (np.arange(1, n + 1, dtype=_U64) * _GOLDEN)[None, :]
-    bits = _splitmix(base ^ counter)
-    return (bits >> _U64(11)).astype(np.float64) * (1.0 / (1 << 53))
+    half = (n + 1) // 2
+    counter = (np.arange(1, half + 1, dtype=_U64) * _GOLDEN)[None, :]
+    bits = _splitmix(base ^ counter)  # two 32-bit uniforms from each 64-bit hash
+    words = np.concatenate([bits & _U64(0xFFFFFFFF), bits >> _U64(32)], axis=1)[:, :n]
+    return words.astype(np.float64) * (1.0 / (1 << 32))
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,9 @@ class KeysChestsCore:
         )
         dead = (around == 3).reshape(R, S * S) & ~walls
         priority = u_place[:, : S * S] + np.where(dead, 0.0, 1.0) + np.where(walls, 4.0, 0.0)
-        items = np.argsort(priority, axis=1, kind="stable")[:, :hi]
+        chosen = np.argpartition(priority, hi - 1, axis=1)[:, :hi]
+        order = np.argsort(np.take_along_axis(priority, chosen, axis=1), axis=1)
+        items = np.take_along_axis(chosen, order, axis=1)
         j = np.arange(1, hi + 1)[None, :]
         # The agent starts on a uniformly random free cell without an item.
         taken = walls.copy()
@@ -294,20 +299,18 @@ class KeysChestsCore:
             pos, base = self.pos[slots], np.asarray(slots, dtype=np.int64) * self._cells
         flat = self.grid.reshape(-1)
         m = len(pos)
+        # Cell codes are exclusive (one of empty, wall, key, chest, open chest), so
+        # each channel is one comparison, all three in one broadcast ufunc call.
         if self.view_size is None:
             codes = flat[base[:, None] + self._view_offsets[None, :]]
-            view = np.empty((m, 4, self.size * self.size), dtype=np.uint8)
-            view[:, 3] = 0
+            view = np.zeros((m, 4, self.size * self.size), dtype=np.uint8)
+            np.equal(codes[:, None, :], _CHANNEL_CODES, out=view[:, :3].view(bool))
             r, c = np.divmod(pos, self.padded_size)
-            view[np.arange(m), 3, r * self.size + c] = 1
+            view[np.arange(m), 3, (r - self.pad) * self.size + (c - self.pad)] = 1
         else:
             codes = flat[(base + pos)[:, None] + self._view_offsets[None, :]]
             view = np.empty((m, 3, self.view_size * self.view_size), dtype=np.uint8)
-        np.bitwise_and(codes, WALL, out=view[:, 0])
-        np.right_shift(codes, 1, out=view[:, 1])
-        np.bitwise_and(view[:, 1], 1, out=view[:, 1])
-        np.right_shift(codes, 2, out=view[:, 2])
-        np.bitwise_and(view[:, 2], 1, out=view[:, 2])
+            np.equal(codes[:, None, :], _CHANNEL_CODES, out=view.view(bool))
         held = self.inventory if slots is None else self.inventory[slots]
         inventory = np.minimum(held, INVENTORY_CAP)
         return {
