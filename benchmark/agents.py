@@ -78,7 +78,7 @@ def resolve(reference: str) -> AgentSource:
     """Check that ``reference`` names an agent and compute its checksum (nothing is built)."""
     if reference.startswith(REFERENCE_PREFIX):
         return AgentSource(reference, _reference_checksum(reference), "reference")
-    path = Path(reference)
+    path = _locate(Path(reference))
     if path.is_dir():
         policies = _policy_files(path)
         if not policies:
@@ -99,6 +99,17 @@ def resolve(reference: str) -> AgentSource:
     _factory(module, attribute, reference)
     source_bytes = Path(module.__file__).read_bytes() if module.__file__ else target.encode()
     return AgentSource(reference, _sha256(source_bytes, attribute.encode()), "python")
+
+
+#: The repository root: relative agent paths that do not exist from the working
+#: directory are looked up here, so stored baselines load from anywhere.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _locate(path: Path) -> Path:
+    if path.is_absolute() or path.exists() or not (REPO_ROOT / path).exists():
+        return path
+    return REPO_ROOT / path
 
 
 def reference_source(family: str, policy: str) -> AgentSource:
@@ -124,7 +135,7 @@ def _reference_checksum(reference: str) -> str:
 
 def _import(target: str, reference: str) -> ModuleType:
     if target.endswith(".py"):
-        path = Path(target)
+        path = _locate(Path(target))
         if not path.is_file():
             raise AgentLoadError(f"agent file {target} does not exist (from {reference!r})")
         name = "mesabench_agent_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
@@ -165,7 +176,7 @@ def _builder(source: AgentSource) -> Callable[[AgentContext], BatchedAgent | Seq
         family_name, _, policy = source.reference.removeprefix(REFERENCE_PREFIX).partition(":")
         return lambda context: get_family(family_name).make_reference(policy, context)
     if source.kind == "torch":
-        path = Path(source.reference)
+        path = _locate(Path(source.reference))
         files = _policy_files(path) if path.is_dir() else [path]
         return lambda context: [
             policy_agent(f, context.observation_space, seed=context.seed) for f in files

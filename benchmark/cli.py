@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a check found a regression or a run failed; 2 bad usage
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -30,8 +31,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
+# Off a terminal (CI logs, pipes) rich would wrap tables at 80 columns; give them room.
+_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+console = Console(width=_WIDTH)
+errors = Console(stderr=True, width=_WIDTH)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -375,13 +378,11 @@ def demo(
     targets = select_targets()
     ok = True
     for name, reference in DEMO_BASELINES:
-        path = REPO / reference.split(":")[0]
-        if not path.exists():
+        if not (REPO / reference.split(":")[0]).exists():
             console.print(f"[dim]{name}: {reference} not present, skipped[/]")
             continue
-        absolute = str(path) + (":" + reference.split(":")[1] if ":" in reference else "")
         ok &= submit_agent(
-            engine, absolute, name, None, targets, kind="baseline", workers=workers,
+            engine, reference, name, None, targets, kind="baseline", workers=workers,
             progress=show_progress(progress),
         )  # fmt: skip
     _print_leaderboard(engine, None, None)
