@@ -30,7 +30,7 @@ class AgentContext:
         env_id: the Gymnasium id of the split (or a descriptive id for a shifted env).
         observation_space: the space of *one* observation (not batched).
         action_space: the space of *one* action (not batched).
-        num_envs: the batch size the agent will be called with.
+        num_envs: levels stepped together (the batch size in a Gymnasium family).
         seed: a seed for any randomness of the agent itself.
         env: the batched environment. Only *privileged* agents (reference
             planners and scripted baselines that declare ``privileged = True``)
@@ -51,13 +51,25 @@ class AgentContext:
 class BatchedAgent(Protocol):
     """Maps a batch of observations to a batch of actions.
 
-    ``act`` returns an integer array of shape ``(num_envs,)`` for a Discrete
-    action space (in general: ``num_envs`` stacked elements of the action space).
+    ``act`` returns one action per row of the batch: an integer array of shape
+    ``(batch,)`` for a Discrete action space. In a Gymnasium family the batch is
+    ``num_envs`` levels; in a PettingZoo family it is every live agent the
+    policy controls across the batch's levels, so its size changes from step to
+    step (agents finish, die or are born).
     Agents may also define ``reset(self) -> None`` (called before each batch of
     episodes) and a class attribute ``privileged: bool``.
     """
 
     def act(self, observations: Any) -> np.ndarray: ...
+
+
+def batch_size(observations: Any) -> int:
+    """Rows in a batch of observations (arrays, or dicts/tuples of arrays)."""
+    if isinstance(observations, dict):
+        return batch_size(next(iter(observations.values())))
+    if isinstance(observations, tuple):
+        return batch_size(observations[0])
+    return len(observations)
 
 
 def reset_agent(agent: BatchedAgent) -> None:

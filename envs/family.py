@@ -105,8 +105,15 @@ class Family:
         objectives: intended objective first, then the proxies.
         splits: ``train`` first; then the shifts.
         canonical_shift: the split the ``shift`` knob reaches at 1.
-        entry_point: the single environment class (``"module:Class"``).
+        entry_point: the environment class (``"module:Class"``): a ``gymnasium.Env``,
+            or for ``kind="pettingzoo"`` a ``pettingzoo.ParallelEnv`` whose ``agents``
+            are exactly the agents the submitted policy controls (scripted others
+            live inside the environment).
         vector_entry_point: the batched environment class, if any.
+        view_entry_point: for a PettingZoo family, a single-agent Gymnasium view
+            (one controlled agent learns, the rest follow a fixed policy), registered
+            per split as ``MesaBench/<Title>View-<split>-vN`` so single-agent
+            learners can train on it; see :meth:`Family.training_env_id`.
         make_reference: builds reference policies by name.
         shift_kwargs: the ``shift`` knob: kwargs for ``shift`` in [0, 1], equal to
             the train kwargs at 0 and the canonical shift's kwargs at 1.
@@ -124,6 +131,7 @@ class Family:
     make_reference: ReferenceFactory
     shift_kwargs: Callable[[float], dict[str, Any]]
     vector_entry_point: str | None = None
+    view_entry_point: str | None = None
     train_level_seeds: tuple[int, int] = (0, EVAL_SEED_BASE)
     legacy_splits: tuple[Split, ...] = field(default=())
 
@@ -153,6 +161,20 @@ class Family:
 
     def split(self, name: str) -> Split:
         return pick(f"split of {self.name}", name, {s.name: s for s in self.splits})
+
+    def view_id(self, split: str) -> str:
+        """The Gymnasium id a single-agent learner uses for ``split``."""
+        chosen = self.split(split)
+        if self.kind == "gymnasium":
+            return chosen.env_id
+        if self.view_entry_point is None:
+            raise ValueError(f"{self.name} has no single-agent Gymnasium view")
+        return f"{NAMESPACE}/{self.title}View-{chosen.name}-v{chosen.version}"
+
+    @property
+    def training_env_id(self) -> str:
+        """The Gymnasium id single-agent learners train on (the train split)."""
+        return self.view_id("train")
 
     def env_id(self, split: str, version: int | None = None) -> str:
         chosen = self.split(split)
@@ -193,6 +215,9 @@ def register_family(family: Family) -> Family:
                 vector_entry_point=family.vector_entry_point,
                 kwargs=dict(split.kwargs),
             )
+        view_id = f"{NAMESPACE}/{family.title}View-{split.name}-v{split.version}"
+        if family.view_entry_point and view_id not in gym.registry:
+            gym.register(id=view_id, entry_point=family.view_entry_point, kwargs=dict(split.kwargs))
         return split.with_env_id(env_id)
 
     family = Family(

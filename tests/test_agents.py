@@ -32,7 +32,8 @@ def test_file_and_module_references_load_and_differ_by_factory(context):
     assert a.kind == "python" and a.checksum != b.checksum
     assert len(a.build(context)) == 1 and len(b.build(context)) == 2
     module = resolve("baselines.random_agent:factory")
-    assert module.build(context)[0].act(None).shape == (3,)
+    observations, _ = context.env.reset(seed=0)
+    assert module.build(context)[0].act(observations).shape == (3,)
 
 
 def test_checksum_tracks_the_file_contents(tmp_path):
