@@ -402,6 +402,11 @@ def perf(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         console.print(perf_table(figures))
 
 
+# Commands that draw and export (sweep, plot, replay, compare, export) live in their
+# own module and register themselves on ``app``.
+from benchmark import cli_views  # noqa: E402, F401
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,1 @@
+"""``mesabench`` commands that draw, compare and export (registered on ``benchmark.cli.app``)."""
