@@ -86,3 +86,17 @@ def is_privileged(agent: BatchedAgent) -> bool:
 
 class UnsupportedFamily(Exception):
     """Raised by an agent factory for a family it does not play; that family is skipped."""
+
+
+@dataclass
+class ParallelBatch:
+    """What ``AgentContext.env`` is in a PettingZoo family: the batch's levels.
+
+    ``envs`` are the PettingZoo ``ParallelEnv`` levels stepped together; before
+    every call of ``act`` the runner sets ``rows`` to the ``(level index, agent
+    id)`` of each row of the observation batch, in order, so a privileged agent
+    can find the hidden state behind each row (``envs[level].unwrapped``).
+    """
+
+    envs: list[Any]
+    rows: list[tuple[int, str]]
