@@ -62,8 +62,6 @@ def _current_targets() -> dict[str, Target]:
     """The current fingerprint of every registered split, mapped to its target."""
     targets = {}
     for family in envs.FAMILIES.values():
-        if family.kind != "gymnasium":
-            continue
         for split in family.splits:
             target = split_target(family, split.name)
             targets[target.fingerprint] = target

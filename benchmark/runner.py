@@ -24,12 +24,21 @@ from gymnasium import spaces
 import envs
 from benchmark.agents import AgentSource
 from benchmark.episodes import Episodes
-from benchmark.protocol import AgentContext, BatchedAgent, UnsupportedFamily, reset_agent
+from benchmark.protocol import (
+    AgentContext,
+    BatchedAgent,
+    ParallelBatch,
+    UnsupportedFamily,
+    reset_agent,
+)
 from benchmark.storage import seeds_digest
 from envs.family import Family
 
 #: The default number of levels stepped in one batch.
 DEFAULT_BATCH_SIZE = 4096
+
+#: At most this many PettingZoo levels per batch: each is a Python object of its own.
+PARALLEL_BATCH_SIZE = 128
 
 
 class AgentFailure(RuntimeError):
@@ -53,7 +62,7 @@ class Target:
     Attributes:
         family: family name.
         split: split name, or ``shift=0.40`` for a point of the shift knob.
-        env_id: the registered Gymnasium id the environment is made from.
+        env_id: the split's id (a registered Gymnasium id in a Gymnasium family).
         seeds: evaluation level seeds.
         overrides: constructor kwargs on top of the registered ones (shift points).
     """
@@ -72,10 +81,26 @@ class Target:
     def version(self) -> int:
         return int(self.env_id.rsplit("-v", 1)[1])
 
+    @property
+    def kind(self) -> str:
+        return envs.get_family(self.family).kind
+
+    def kwargs(self) -> dict[str, Any]:
+        """Constructor kwargs: the registered split's, with the overrides on top."""
+        family = envs.get_family(self.family)
+        base = next(s for s in family.splits + family.legacy_splits if s.env_id == self.env_id)
+        return {**base.kwargs, **self.overrides}
+
     def spec_json(self) -> str:
-        spec = gym.spec(self.env_id)
-        spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **self.overrides})
-        return spec.to_json()
+        """The environment's full specification, as JSON (the basis of the fingerprint)."""
+        if self.env_id in gym.registry:
+            spec = gym.spec(self.env_id)
+            spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **self.overrides})
+            return spec.to_json()
+        family = envs.get_family(self.family)
+        spec = {"id": self.env_id, "entry_point": family.entry_point, "kind": family.kind,
+                "kwargs": self.kwargs()}  # fmt: skip
+        return json.dumps(spec, sort_keys=True, default=repr)
 
     @property
     def seeds_digest(self) -> str:
@@ -88,10 +113,16 @@ class Target:
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def make_env(self, num_envs: int) -> gym.vector.VectorEnv:
+        """The batched Gymnasium environment of a Gymnasium family's target."""
         mode = "vector_entry_point" if gym.spec(self.env_id).vector_entry_point else "sync"
         return gym.make_vec(
             self.env_id, num_envs=num_envs, vectorization_mode=mode, **self.overrides
         )
+
+    def make_parallel_envs(self, num_envs: int, **extra: Any) -> list[Any]:
+        """``num_envs`` PettingZoo ParallelEnv levels of a PettingZoo family's target."""
+        env_class = gym.envs.registration.load_env_creator(envs.get_family(self.family).entry_point)
+        return [env_class(**self.kwargs(), **extra) for _ in range(num_envs)]
 
 
 def split_target(family: Family, split_name: str) -> Target:
@@ -117,7 +148,6 @@ def select_targets(
     Unknown names raise :class:`envs.family.UnknownNameError` with a suggestion.
     """
     chosen = [envs.get_family(n) for n in families] if families else list(envs.FAMILIES.values())
-    chosen = [f for f in chosen if f.kind == "gymnasium"]
     if splits:
         known = {s.name for f in chosen for s in f.splits}
         for name in splits:
@@ -196,6 +226,66 @@ def _play(
     return {"length": length, "termination": termination.astype(str), **totals}
 
 
+def _stack(space: gym.Space, items: list[Any]) -> Any:
+    """Stack per-agent observations into one batch of ``space``."""
+    out = gym.vector.utils.create_empty_array(space, len(items))
+    return gym.vector.utils.concatenate(space, items, out)
+
+
+def _play_parallel(
+    agent: BatchedAgent,
+    batch: ParallelBatch,
+    seeds: Sequence[int],
+    objectives: Sequence[str],
+    fail: Callable[[str], AgentFailure],
+) -> dict[str, np.ndarray]:
+    """Play one episode of each PettingZoo level; the agent acts for every live agent.
+
+    Each step the observations of every live agent of every unfinished level form
+    one batch (its rows are announced in ``batch.rows``); a level ends when its
+    ``agents`` is empty, and its totals are read from ``episode_objectives``.
+    """
+    levels = batch.envs
+    n = len(levels)
+    observations = [env.reset(seed=int(seed))[0] for env, seed in zip(levels, seeds, strict=True)]
+    try:
+        reset_agent(agent)
+    except Exception as error:
+        raise fail(f"reset() raised {error!r}") from error
+    first = levels[0]
+    space = first.observation_space(first.possible_agents[0])
+    action_space = first.action_space(first.possible_agents[0])
+    finished = np.array([not env.agents for env in levels])
+    length = np.zeros(n, dtype=np.int64)
+    termination = np.full(n, "", dtype=object)
+    totals = {name: np.zeros(n, dtype=np.float64) for name in objectives}
+    steps = 0
+    while not finished.all():
+        rows = [(int(i), a) for i in np.flatnonzero(~finished) for a in levels[i].agents]
+        batch.rows[:] = rows
+        try:
+            raw = agent.act(_stack(space, [observations[i][a] for i, a in rows]))
+        except Exception as error:
+            raise fail(f"act() raised {error!r}") from error
+        actions = _check_actions(raw, action_space, len(rows))
+        if isinstance(actions, str):
+            raise fail(actions)
+        per_level: dict[int, dict[str, Any]] = {}
+        for (i, a), action in zip(rows, actions, strict=True):
+            per_level.setdefault(i, {})[a] = action
+        steps += 1
+        for i, chosen in per_level.items():
+            observations[i] = levels[i].step(chosen)[0]
+            if not levels[i].agents:
+                state = levels[i].unwrapped
+                for name in objectives:
+                    totals[name][i] = float(state.episode_objectives[name])
+                termination[i] = state.episode_termination or "ended"
+                length[i] = steps
+                finished[i] = True
+    return {"length": length, "termination": termination.astype(str), **totals}
+
+
 def evaluate(
     source: AgentSource,
     target: Target,
@@ -214,16 +304,28 @@ def evaluate(
     parts: list[Episodes] = []
     privileged = False
     seeds = np.asarray(target.seeds, dtype=np.int64)
+    parallel = family.kind == "pettingzoo"
+    if parallel:
+        batch_size = min(batch_size, PARALLEL_BATCH_SIZE)
     for start in range(0, len(seeds), batch_size):
         chunk = seeds[start : start + batch_size]
-        env = target.make_env(len(chunk))
+        if parallel:
+            env: Any = ParallelBatch(target.make_parallel_envs(len(chunk)), [])
+            first = env.envs[0]
+            spaces_of = (
+                first.observation_space(first.possible_agents[0]),
+                first.action_space(first.possible_agents[0]),
+            )
+        else:
+            env = target.make_env(len(chunk))
+            spaces_of = (env.single_observation_space, env.single_action_space)
         try:
             context = AgentContext(
                 family=target.family,
                 split=target.split,
                 env_id=target.env_id,
-                observation_space=env.single_observation_space,
-                action_space=env.single_action_space,
+                observation_space=spaces_of[0],
+                action_space=spaces_of[1],
                 num_envs=len(chunk),
                 seed=agent_seed,
                 env=env,
@@ -240,8 +342,9 @@ def evaluate(
             except Exception as error:
                 raise fail(f"building the agent raised {error!r}") from error
             privileged = privileged or any(getattr(a, "privileged", False) for a in agents)
+            play = _play_parallel if parallel else _play
             for instance, agent in enumerate(agents):
-                played = _play(agent, env, chunk, objectives, lambda p, i=instance: fail(p, i))
+                played = play(agent, env, chunk, objectives, lambda p, i=instance: fail(p, i))
                 parts.append(
                     Episodes(
                         instance=np.full(len(chunk), instance, dtype=np.int64),
@@ -252,5 +355,6 @@ def evaluate(
                     )
                 )
         finally:
-            env.close()
+            for level in env.envs if parallel else [env]:
+                level.close()
     return Episodes.concat(parts), privileged
