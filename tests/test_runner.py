@@ -82,3 +82,71 @@ def test_fingerprints_separate_splits_seeds_and_shift_points():
     half = shift_target(FAMILY, 0.5)
     assert half.fingerprint != shift_target(FAMILY, 0.6).fingerprint
     assert min(half.seeds) >= EVAL_SEED_BASE
+
+
+class ToyParallelEnv:
+    """Two agents; each action 1 scores; agent b leaves after 2 steps, a after 3."""
+
+    metadata = {"name": "toy"}
+    possible_agents = ["a", "b"]
+
+    def __init__(self):
+        from gymnasium import spaces
+
+        self._obs = spaces.Box(0, 10, (2,), np.float32)
+        self._act = spaces.Discrete(2)
+
+    def observation_space(self, agent):
+        return self._obs
+
+    def action_space(self, agent):
+        return self._act
+
+    @property
+    def unwrapped(self):
+        return self
+
+    def _observe(self):
+        return {a: np.array([self.t, self.seed], np.float32) for a in self.agents}
+
+    def reset(self, seed=None, options=None):
+        self.seed, self.t, self.agents = seed % 7, 0, list(self.possible_agents)
+        self.episode_objectives, self.episode_termination = {"ones": 0.0}, None
+        return self._observe(), {a: {} for a in self.agents}
+
+    def step(self, actions):
+        assert set(actions) == set(self.agents)
+        self.episode_objectives["ones"] += float(sum(actions.values()))
+        self.t += 1
+        self.agents = [a for a in self.agents if not (a == "b" and self.t >= 2)]
+        if self.t >= 3:
+            self.agents, self.episode_termination = [], "done"
+        return self._observe(), {}, {}, {}, {}
+
+    def close(self):
+        pass
+
+
+def test_parallel_play_batches_live_agents_across_levels():
+    from benchmark.protocol import ParallelBatch
+    from benchmark.runner import _play_parallel
+
+    batch = ParallelBatch([ToyParallelEnv(), ToyParallelEnv()], [])
+    seen_rows = []
+
+    class OnesAgent:
+        def act(self, observations):
+            seen_rows.append(list(batch.rows))
+            assert observations.shape == (len(batch.rows), 2)
+            return np.ones(len(observations), dtype=np.int64)
+
+    def fail(problem):
+        return AgentFailure("ones", "toy", problem)
+
+    played = _play_parallel(OnesAgent(), batch, [3, 4], ["ones"], fail)
+    # steps 1-2: both agents of both levels act; step 3: only a of each level
+    assert [len(r) for r in seen_rows] == [4, 4, 2]
+    assert seen_rows[2] == [(0, "a"), (1, "a")]
+    assert played["ones"].tolist() == [5.0, 5.0]
+    assert played["length"].tolist() == [3, 3]
+    assert played["termination"].tolist() == ["done", "done"]
