@@ -402,6 +402,67 @@ def perf(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         console.print(perf_table(figures))
 
 
+#: Trainers of ``mesabench train``: name -> module with ``train(args)`` and an args dataclass.
+TRAINERS = {
+    "ppo": ("baselines.ppo", "PPOArgs"),
+    "neuroevolution": ("baselines.neuroevolution", "NeuroevolutionArgs"),
+}
+
+
+@app.command()
+def train(
+    method: Annotated[str, typer.Argument(help="Training method: " + ", ".join(TRAINERS))],
+    family: Annotated[str, typer.Option("--family", "-f", help="Family to train on.")],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of this instance.")] = 1,
+    total_steps: Annotated[
+        int | None, typer.Option("--total-steps", help="Training budget (method's default).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output directory (default: runs/<method>_<family>)."),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Any other argument as field=value (repeatable)."),
+    ] = None,
+    progress: ProgressOption = None,
+) -> None:
+    """Train a baseline on a family's train split (only): checkpoint, curve, arguments."""
+    import dataclasses
+    import importlib
+
+    try:
+        module_name, args_name = TRAINERS[method]
+        envs.get_family(family)
+    except KeyError:
+        raise usage_error(
+            str(UnknownNameError("training method", method, list(TRAINERS)))
+        ) from None
+    except UnknownNameError as error:
+        raise usage_error(str(error)) from None
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise usage_error(f"training method {method} is not available: {error}") from None
+    args_class = getattr(module, args_name)
+    fields = {f.name for f in dataclasses.fields(args_class)}
+    settings = [f"family={family}", f"seed={seed}",
+                f"out_dir={out or REPO / 'runs' / f'{method}_{family}'}"]  # fmt: skip
+    if total_steps is not None:
+        settings.append(
+            f"{'total_steps' if 'total_steps' in fields else 'generations'}={total_steps}"
+        )
+    try:
+        args = module.apply_overrides(args_class(), [*settings, *(overrides or [])])
+    except ValueError as error:
+        raise usage_error(str(error)) from None
+    result = module.train(args, progress=show_progress(progress))
+    console.print(f"[green]trained[/] {method} on {family} (seed {seed}): {result.checkpoint}")
+    for name in ("curve_csv", "curve_png", "args_json"):
+        if hasattr(result, name):
+            console.print(f"  {name.replace('_', ' ')}: {getattr(result, name)}")
+
+
 # Commands that draw and export (sweep, plot, replay, compare, export) live in their
 # own module and register themselves on ``app``.
 from benchmark import cli_views  # noqa: E402, F401

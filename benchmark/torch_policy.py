@@ -83,7 +83,9 @@ def save_policy(
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.export.save(program, path, extra_files={_META_FILE: json.dumps(meta, sort_keys=True)})
+    # Through a file object: torch.export would warn about any ending but ``.pt2``.
+    with path.open("wb") as file:
+        torch.export.save(program, file, extra_files={_META_FILE: json.dumps(meta, sort_keys=True)})
     return path
 
 
@@ -91,7 +93,8 @@ def load_policy(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Load a policy file; returns the module and its metadata."""
     extra = {_META_FILE: ""}
     try:
-        program = torch.export.load(str(path), extra_files=extra)
+        with Path(path).open("rb") as file:
+            program = torch.export.load(file, extra_files=extra)
     except Exception as error:  # torch raises many kinds for a file that is not a program
         raise ValueError(f"{path} is not a MesaBench torch policy file: {error}") from None
     meta = json.loads(extra[_META_FILE] or "{}")
