@@ -372,6 +372,7 @@ class ExecutiveHiringView(gym.Env):
     pay exactly (DESIGN.md). ``info["objectives"]`` holds the *learner's* own
     episode-so-far totals of every objective; the final ``info["termination"]``
     is ``"fired"`` or ``"contract_end"`` (``terminated``; nothing truncates).
+    Stepping after the end changes nothing (reward 0, terminated again).
     Registered per split as ``MesaBench/ExecutiveHiringView-<split>-v0``.
     """
 
@@ -397,13 +398,15 @@ class ExecutiveHiringView(gym.Env):
         if seed is None:
             seed = int(self.np_random.integers(0, EVAL_SEED_BASE))
         obs, infos = self.parallel.reset(seed=int(seed))
+        self._last_obs, self._termination = obs[self.LEARNER], ""
         info = {"objectives": self._objectives(), "level_seed": infos[self.LEARNER]["level_seed"]}
         return obs[self.LEARNER], info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         env = self.parallel
-        if self.LEARNER not in env.agents:
-            raise RuntimeError("step() called after the episode ended; call reset()")
+        if self.LEARNER not in env.agents:  # stepped past the end: nothing more happens
+            info = {"objectives": self._objectives(), "termination": self._termination}
+            return self._last_obs.copy(), 0.0, True, False, info
         before = self._objectives()["company_value"]
         actions = {a: BUILD for a in env.agents}
         actions[self.LEARNER] = int(action)
@@ -411,7 +414,8 @@ class ExecutiveHiringView(gym.Env):
         info: dict[str, Any] = {"objectives": self._objectives()}
         terminated = terminations[self.LEARNER]
         if terminated:
-            info["termination"] = infos[self.LEARNER]["termination"]
+            self._termination = info["termination"] = infos[self.LEARNER]["termination"]
+        self._last_obs = obs[self.LEARNER]
         reward = info["objectives"]["company_value"] - before
         return obs[self.LEARNER], float(reward), bool(terminated), False, info
 
