@@ -92,13 +92,13 @@ class PPOArgs:
     # --- budget and batch ---
     total_steps: int = 3_000_000
     """Environment steps (summed over the vector) to train for, rounded down to whole updates."""
-    num_envs: int = 64
+    num_envs: int = 128
     """Parallel environments in the vector environment."""
-    num_steps: int = 128
+    num_steps: int = 64
     """Steps per environment per rollout; the batch is ``num_envs * num_steps``."""
 
     # --- optimisation ---
-    learning_rate: float = 2.5e-4
+    learning_rate: float = 1e-3
     """Adam step size at the start of training."""
     anneal_lr: bool = True
     """Anneal the learning rate linearly to 0 over training."""
@@ -128,7 +128,7 @@ class PPOArgs:
     """Bootstrap the value of the final observation when an episode is truncated (time limit)."""
 
     # --- network ---
-    hidden_sizes: tuple[int, ...] = (64, 64)
+    hidden_sizes: tuple[int, ...] = (128, 128)
     """Hidden layer widths of the actor and of the critic (two separate tanh MLPs)."""
 
     # --- machinery ---
