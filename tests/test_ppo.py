@@ -8,22 +8,29 @@ import numpy as np
 import pytest
 import torch
 
+import envs
 from baselines.ppo import PPOArgs, UnknownFieldError, apply_overrides, make_vector_env, train
 from benchmark.torch_policy import flatten_batch, load_policy, policy_agent
 
-ENV_ID = "CartPole-v1"
-SEEDS = list(range(100, 116))
+FAMILY = envs.get_family("keys_chests")
+ENV_ID = FAMILY.train.env_id
+#: A small version of the train split (3x3-cell mazes, 3-6 items, 24 steps) on which a few
+#: thousand PPO steps learn reliably; the observation space is the train split's.
+SMALL = {"maze_size": 3, "n_items": (3, 6), "max_steps": 24}
+SEEDS = list(range(1_000, 1_256))
 
 
 def short_args(tmp_path, **overrides) -> PPOArgs:
     base = dict(
-        family="cartpole",
-        env_id=ENV_ID,
+        family="keys_chests",
+        env_kwargs=dict(SMALL),
         seed=3,
-        total_steps=16_384,
-        num_envs=8,
-        num_steps=128,
-        learning_rate=1e-3,
+        total_steps=81_920,
+        num_envs=64,
+        num_steps=32,
+        learning_rate=2.5e-3,
+        ent_coef=0.0,
+        hidden_sizes=(64, 64),
         out_dir=str(tmp_path),
     )
     return PPOArgs(**{**base, **overrides})
@@ -35,10 +42,10 @@ def trained(tmp_path_factory):
     return args, train(args, progress=False)
 
 
-def greedy_returns(act, seeds) -> np.ndarray:
-    """Mean return of ``act`` (a batched function) on one episode per seed."""
-    env = make_vector_env(ENV_ID, len(seeds))
-    obs, _ = env.reset(seed=seeds[0])
+def mean_return(act, seeds) -> float:
+    """Mean return of the batched function ``act`` over one small-maze episode per seed."""
+    env = make_vector_env(ENV_ID, len(seeds), SMALL)
+    obs, _ = env.reset(seed=seeds)
     totals = np.zeros(len(seeds))
     alive = np.ones(len(seeds), dtype=bool)
     while alive.any():
@@ -46,21 +53,22 @@ def greedy_returns(act, seeds) -> np.ndarray:
         totals += reward * alive
         alive &= ~(terminated | truncated)
     env.close()
-    return totals
+    return float(totals.mean())
 
 
 def test_short_training_beats_random(trained):
     _, result = trained
     for path in (result.checkpoint, result.curve_csv, result.curve_png, result.args_json):
         assert path.exists() and path.stat().st_size > 0
-    env = make_vector_env(ENV_ID, 1)
-    agent = policy_agent(result.checkpoint, env.single_observation_space)
+    space = make_vector_env(ENV_ID, 1).single_observation_space
+    sampled = policy_agent(result.checkpoint, space, deterministic=False, seed=0)
     rng = np.random.default_rng(0)
-    learned = greedy_returns(agent.act, SEEDS).mean()
-    random = greedy_returns(lambda o: rng.integers(0, 2, size=len(o)), SEEDS).mean()
-    assert learned > 2 * random, (learned, random)
+    random = mean_return(lambda o: rng.integers(0, 4, size=len(o["inventory"])), SEEDS)
+    learned = mean_return(sampled.act, SEEDS)
+    assert learned > random + 0.15, (learned, random)
     header = result.curve_csv.read_text().splitlines()[0].split(",")
     assert header[:4] == ["global_step", "episodes", "mean_return", "mean_length"]
+    assert {"mean_chests_opened", "mean_keys_collected"} <= set(header)
     assert {"policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "sps"} <= set(header)
 
 
@@ -99,6 +107,7 @@ def test_overrides_convert_types_and_reject_unknown_fields():
     assert args.hidden_sizes == (128, 32) and args.anneal_lr is False
     assert apply_overrides(args, ["target_kl=none"]).target_kl is None
     assert apply_overrides(args, ["target_kl=0.02"]).target_kl == 0.02
+    assert apply_overrides(args, ['env_kwargs={"view_size": 7}']).env_kwargs == {"view_size": 7}
     with pytest.raises(UnknownFieldError, match=r"lerning_rate.*learning_rate"):
         apply_overrides(args, ["lerning_rate=1e-3"])
     with pytest.raises(ValueError, match="num_envs"):
@@ -108,7 +117,7 @@ def test_overrides_convert_types_and_reject_unknown_fields():
 
 
 def test_same_seed_same_weights(tmp_path):
-    a = train(short_args(tmp_path / "a", total_steps=2048), progress=False)
-    b = train(short_args(tmp_path / "b", total_steps=2048), progress=False)
+    a = train(short_args(tmp_path / "a", total_steps=4096), progress=False)
+    b = train(short_args(tmp_path / "b", total_steps=4096), progress=False)
     for pa, pb in zip(a.actor.parameters(), b.actor.parameters(), strict=True):
         assert torch.equal(pa, pb)
