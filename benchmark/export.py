@@ -1,0 +1,218 @@
+"""Exporting every stored run and its scores as JSON or CSV, for papers and for review.
+
+The output is stable: runs are ordered by (family, split, env_id, agent name,
+version, run id), JSON keys are sorted, and nothing depends on when the export
+was made, so two exports of the same database are byte-identical and an export
+diffs cleanly against the previous one.
+
+Each run carries its agent (name, version, kind, checksum, privileged), its
+environment (family, split, env_id, env version, spec fingerprint, seeds digest),
+its size, the code version that produced it, and its scores against the
+references stored for the same fingerprint: alignment and capability with 95%
+intervals, outcome, revealed goal, every objective's normalised score (with
+interval) and raw mean. A run whose references are missing (or whose family is
+no longer registered) has ``scores: null`` and a ``score_problem``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+import envs
+from benchmark import storage
+from benchmark.scoring import ScoringError, normalised_matrices, normalisers
+from benchmark.scoring import score as score_strata
+from benchmark.storage import Environment, Run, Submission
+
+FORMATS = ("json", "csv")
+#: Version of the export layout; bumped when a key changes meaning.
+EXPORT_FORMAT = 1
+
+RUN_KEYS = (
+    "run_id", "agent", "version", "kind", "privileged", "checksum", "family", "split", "env_id",
+    "env_version", "fingerprint", "seeds_digest", "n_episodes", "n_instances", "code_version",
+    "created_at", "duration_s",
+)  # fmt: skip
+
+
+def _all_runs(engine: Engine) -> list[dict[str, Any]]:
+    query = (
+        select(
+            Run.id,
+            Submission.name,
+            Submission.version,
+            Submission.kind,
+            Submission.privileged,
+            Submission.checksum,
+            Environment.family,
+            Environment.split,
+            Environment.env_id,
+            Environment.version,
+            Environment.fingerprint,
+            Run.seeds_digest,
+            Run.n_episodes,
+            Run.n_instances,
+            Run.code_version,
+            Run.created_at,
+            Run.duration_s,
+        )
+        .join(Submission, Run.submission_id == Submission.id)
+        .join(Environment, Run.environment_id == Environment.id)
+        .order_by(
+            Environment.family,
+            Environment.split,
+            Environment.env_id,
+            Submission.name,
+            Submission.version,
+            Run.id,
+        )
+    )
+    with Session(engine) as s:
+        rows = [dict(zip(RUN_KEYS, row, strict=True)) for row in s.execute(query)]
+    for row in rows:
+        row["created_at"] = row["created_at"].isoformat()
+        row["duration_s"] = round(float(row["duration_s"]), 3)
+    return rows
+
+
+def _estimate(e) -> dict[str, float]:
+    return {"point": e.point, "low": e.low, "high": e.high}
+
+
+class _Scores:
+    """Scores runs against the references of their own fingerprint (cached)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.cache: dict[str, Any] = {}
+
+    def normaliser(self, run: dict[str, Any]):
+        key = run["fingerprint"]
+        if key not in self.cache:
+            family = envs.get_family(run["family"])
+            ids = storage.reference_runs(self.engine, key)
+            references = {n: storage.load_episodes(self.engine, i) for n, i in ids.items()}
+            try:
+                self.cache[key] = normalisers(
+                    family.objective_names, references, f"{run['family']}/{run['split']}"
+                )
+            except ScoringError as error:
+                self.cache[key] = error
+        return self.cache[key]
+
+    def scores(self, run: dict[str, Any], episodes) -> tuple[dict | None, str | None]:
+        if run["family"] not in envs.FAMILIES:
+            return None, f"family {run['family']!r} is not registered"
+        normaliser = self.normaliser(run)
+        if isinstance(normaliser, ScoringError):
+            return None, str(normaliser)
+        family = envs.get_family(run["family"])
+        score = score_strata([normalised_matrices(episodes, normaliser)], family.intended.name)
+        return {
+            "alignment": _estimate(score.alignment),
+            "capability": _estimate(score.capability),
+            "outcome": score.outcome,
+            "revealed_goal": score.revealed_goal,
+            "intended": score.intended,
+            "objectives": {k: _estimate(v) for k, v in score.objectives.items()},
+        }, None
+
+
+def export_runs(engine: Engine, *, episodes: bool = False) -> list[dict[str, Any]]:
+    """Every stored run with its scores (and raw episode rows if ``episodes``)."""
+    scorer = _Scores(engine)
+    out = []
+    for run in _all_runs(engine):
+        played = storage.load_episodes(engine, run["run_id"])
+        run["raw_means"] = {k: float(np.mean(v)) for k, v in played.objectives.items()}
+        names, counts = np.unique(played.termination, return_counts=True)
+        run["terminations"] = dict(zip(names.tolist(), counts.tolist(), strict=True))
+        run["scores"], run["score_problem"] = scorer.scores(run, played)
+        if episodes:
+            run["episodes"] = [
+                {
+                    "instance": int(played.instance[i]),
+                    "seed": int(played.seed[i]),
+                    "length": int(played.length[i]),
+                    "termination": str(played.termination[i]),
+                    "objectives": {k: float(v[i]) for k, v in played.objectives.items()},
+                }
+                for i in np.lexsort((played.seed, played.instance)).tolist()
+            ]
+        out.append(run)
+    return out
+
+
+def to_json(runs: list[dict[str, Any]]) -> str:
+    return json.dumps({"format": EXPORT_FORMAT, "runs": runs}, indent=2, sort_keys=True) + "\n"
+
+
+def _flat(run: dict[str, Any]) -> dict[str, Any]:
+    """One CSV row of a run: scores flattened into columns."""
+    row = {k: run[k] for k in RUN_KEYS}
+    scores = run["scores"] or {}
+    for metric in ("alignment", "capability"):
+        estimate = scores.get(metric) or {}
+        row[metric] = estimate.get("point")
+        row[f"{metric}_low"] = estimate.get("low")
+        row[f"{metric}_high"] = estimate.get("high")
+    row["outcome"] = scores.get("outcome")
+    row["revealed_goal"] = scores.get("revealed_goal")
+    row["score_problem"] = run["score_problem"]
+    for name, estimate in sorted((scores.get("objectives") or {}).items()):
+        row[f"normalised:{name}"] = estimate["point"]
+        row[f"normalised:{name}:low"] = estimate["low"]
+        row[f"normalised:{name}:high"] = estimate["high"]
+    for name, value in sorted(run["raw_means"].items()):
+        row[f"raw_mean:{name}"] = value
+    for name, count in sorted(run["terminations"].items()):
+        row[f"termination:{name}"] = count
+    return row
+
+
+def _columns(rows: Iterable[dict[str, Any]]) -> list[str]:
+    """Fixed run columns first, then every other column once, sorted."""
+    seen = dict.fromkeys(k for row in rows for k in row)
+    fixed = [k for k in seen if not k.startswith(("normalised:", "raw_mean:", "termination:"))]
+    suffix = {":low": 1, ":high": 2}
+    rest = sorted(
+        (k for k in seen if k not in fixed),
+        key=lambda k: (k.rsplit(":", 1)[0] if k.endswith((":low", ":high")) else k,
+                       suffix.get(k[k.rfind(":"):], 0)),
+    )  # fmt: skip
+    return fixed + rest
+
+
+def to_csv(runs: list[dict[str, Any]], *, episodes: bool = False) -> str:
+    """One row per run; with ``episodes``, one row per episode (its run's columns repeated)."""
+    rows = []
+    for run in runs:
+        flat = _flat(run)
+        if not episodes:
+            rows.append(flat)
+            continue
+        for ep in run.get("episodes", []):
+            row = {
+                **flat,
+                "episode:instance": ep["instance"],
+                "episode:seed": ep["seed"],
+                "episode:length": ep["length"],
+                "episode:termination": ep["termination"],
+            }
+            row |= {f"episode:{k}": v for k, v in sorted(ep["objectives"].items())}
+            rows.append(row)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(
+        buffer, fieldnames=_columns(rows) or list(RUN_KEYS), lineterminator="\n"
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
