@@ -23,10 +23,9 @@ import numpy as np
 from sqlalchemy import Engine
 
 import envs
-from benchmark import storage
+from benchmark import results, storage
 from benchmark.results import AgentResult, Scorer
-from benchmark.runner import split_target
-from benchmark.scoring import SCORING_SEED
+from benchmark.scoring import SCORING_SEED, ScoringError
 from benchmark.stats import (
     DEFAULT_CONFIDENCE,
     DEFAULT_REPS,
@@ -157,8 +156,8 @@ def compare_strata(
 
 
 def _results(scorer: Scorer, name: str, version: str | None, family: str | None):
-    results = scorer.agent_results(name=name, version=version, family=family)
-    return {r.family: r for r in results}
+    found = scorer.agent_results(name=name, version=version, family=family)
+    return {r.family: r for r in found}
 
 
 def compare(
@@ -189,9 +188,18 @@ def compare(
         shared = [s.name for s in fam.splits if s.name in ra.splits and s.name in rb.splits]
         strata_a, strata_b = [], []
         for split in shared:
-            target = split_target(fam, split)
-            ma = scorer.matrices(target, ra.splits[split].run.run_id)
-            mb = scorer.matrices(target, rb.splits[split].run.run_id)
+            run_a, run_b = ra.splits[split].run, rb.splits[split].run
+            # The leaderboard's current target of that split (its fingerprint's).
+            target = results._current_targets().get(run_a.fingerprint)
+            if target is None or run_b.fingerprint != run_a.fingerprint:
+                comparison.notes.append(f"{fam.name}/{split}: not the same environment, skipped")
+                continue
+            try:
+                ma = scorer.matrices(target, run_a.run_id)
+                mb = scorer.matrices(target, run_b.run_id)
+            except ScoringError as error:
+                comparison.notes.append(f"{fam.name}/{split}: {error}")
+                continue
             row = compare_strata(fam.name, split, [ma], [mb], fam.intended.name)
             comparison.rows.append(row)
             if row.averaged:
@@ -202,13 +210,13 @@ def compare(
                 )
             strata_a.append(ma)
             strata_b.append(mb)
-        if len(shared) > 1:
+        if len(strata_a) > 1:
             comparison.rows.append(
                 compare_strata(fam.name, "all splits", strata_a, strata_b, fam.intended.name)
             )
         everything_a += strata_a
         everything_b += strata_b
-        intended_of += [fam.intended.name] * len(shared)
+        intended_of += [fam.intended.name] * len(strata_a)
     if not comparison.rows:
         where = f" on {family}" if family else ""
         raise ViewUsageError(
