@@ -64,7 +64,17 @@ def _agent(engine, name: str, version: str | None = None):
         raise usage_error(str(error)) from None
 
 
-def _draw_curves(engine, family: Family, records, out: Path) -> Path:
+SeedsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--seeds", min=1,
+        help="Only the first N of the canonical shift's seeds (a quick look; stored and drawn "
+        "apart from full sweeps).",
+    ),
+]  # fmt: skip
+
+
+def _draw_curves(engine, family: Family, records, out: Path, n_seeds: int | None = None) -> Path:
     from benchmark.plots import CurvePoint, CurveSeries, curve_figure
     from benchmark.results import Scorer
     from benchmark.sweep import load_curve
@@ -72,13 +82,14 @@ def _draw_curves(engine, family: Family, records, out: Path) -> Path:
     scorer = Scorer(engine)
     series = []
     for record in records:
-        curve = load_curve(engine, record, family, scorer=scorer)
+        curve = load_curve(engine, record, family, scorer=scorer, n_seeds=n_seeds)
         for problem in curve.problems:
             errors.print(f"[yellow]warning:[/] {record.label}: {problem}")
         if not curve.points:
+            quick = f" --seeds {n_seeds}" if n_seeds else ""
             raise usage_error(
-                f"{record.label} has no scored sweep runs on {family.name}: run "
-                f"`mesabench sweep {record.name} --family {family.name}` first"
+                f"{record.label} has no scored sweep runs on {family.name}{quick}: run "
+                f"`mesabench sweep {record.name} --family {family.name}{quick}` first"
             )
         series.append(
             CurveSeries(
@@ -118,6 +129,7 @@ def sweep(
         int, typer.Option("--points", "-p", min=2, help="Points from 0 (train) to 1.")
     ] = 6,
     out: OutDir = Path("plots"),
+    seeds: SeedsOption = None,
     workers: WorkersOption = 2,
     batch_size: BatchOption = DEFAULT_BATCH_SIZE,
     db: DbOption = None,
@@ -139,7 +151,7 @@ def sweep(
         try:
             outcomes = run_sweep(
                 engine, record, chosen, sweep_points(points), workers=workers,
-                batch_size=batch_size, progress=show_progress(progress),
+                batch_size=batch_size, progress=show_progress(progress), n_seeds=seeds,
             )  # fmt: skip
         except ViewUsageError as error:
             raise usage_error(str(error)) from None
@@ -150,7 +162,7 @@ def sweep(
         stored = sum(o.status == "stored" for o in outcomes)
         reused = sum(o.status == "reused" for o in outcomes)
         console.print(f"[dim]{record.label}: {stored} runs stored, {reused} re-used[/]")
-    _draw_curves(engine, chosen, records, out)
+    _draw_curves(engine, chosen, records, out, seeds)
     if failed:
         raise typer.Exit(1)
 
@@ -160,12 +172,13 @@ def plot_curve(
     names: Annotated[list[str], typer.Argument(help="Stored agent names (one curve each).")],
     family: FamilyName,
     out: OutDir = Path("plots"),
+    seeds: SeedsOption = None,
     db: DbOption = None,
 ) -> None:
     """The generalisation curve from stored sweep runs (see `mesabench sweep`)."""
     engine = engine_for(db)
     chosen = _family(family)
-    _draw_curves(engine, chosen, [_agent(engine, name) for name in names], out)
+    _draw_curves(engine, chosen, [_agent(engine, name) for name in names], out, seeds)
 
 
 @plot_app.command("map")

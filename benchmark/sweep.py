@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sqlalchemy import Engine
@@ -84,8 +84,22 @@ def target_for(family: Family, split: str) -> Target:
     return split_target(family, split)
 
 
-def sweep_targets(family: Family, points: Sequence[float]) -> list[Target]:
-    return [shift_target(family, p) for p in points]
+def point_target(family: Family, shift: float, n_seeds: int | None = None) -> Target:
+    """The sweep point ``shift``, on the first ``n_seeds`` of the canonical shift's seeds
+    (all of them by default; fewer seeds make another environment fingerprint, so quick
+    sweeps and full ones are stored and drawn apart)."""
+    target = shift_target(family, shift)
+    if n_seeds is None or n_seeds >= len(target.seeds):
+        return target
+    if n_seeds < 1:
+        raise ValueError(f"a sweep needs at least 1 seed per point, got {n_seeds}")
+    return replace(target, seeds=target.seeds[:n_seeds])
+
+
+def sweep_targets(
+    family: Family, points: Sequence[float], n_seeds: int | None = None
+) -> list[Target]:
+    return [point_target(family, p, n_seeds) for p in points]
 
 
 def run_sweep(
@@ -97,6 +111,7 @@ def run_sweep(
     workers: int = 2,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
+    n_seeds: int | None = None,
 ) -> list[RunOutcome]:
     """Evaluate (and store) the agent and every point's references; re-uses stored runs.
 
@@ -116,7 +131,7 @@ def run_sweep(
             f"{record.checksum[:12]} -> {source.checksum[:12]}): submit it as a new version "
             "before sweeping it"
         )
-    targets = sweep_targets(family, points)
+    targets = sweep_targets(family, points, n_seeds)
     jobs = reference_jobs(targets) + [
         Job(source, record.name, record.version, record.kind, t) for t in targets
     ]
@@ -144,7 +159,7 @@ class Curve:
 
 
 def stored_points(
-    engine: Engine, record: storage.SubmissionRecord, family: Family
+    engine: Engine, record: storage.SubmissionRecord, family: Family, n_seeds: int | None = None
 ) -> dict[float, storage.RunRecord]:
     """The agent's stored sweep runs on the current definition of ``family``, by shift."""
     found: dict[float, storage.RunRecord] = {}
@@ -152,7 +167,7 @@ def stored_points(
         shift = parse_shift(run.split)
         if run.submission_id != record.id or shift is None:
             continue
-        if run.fingerprint != shift_target(family, shift).fingerprint:
+        if run.fingerprint != point_target(family, shift, n_seeds).fingerprint:
             continue  # an older environment version: never mixed with current points
         if shift not in found or run.run_id > found[shift].run_id:
             found[shift] = run
@@ -165,12 +180,13 @@ def load_curve(
     family: Family,
     *,
     scorer: Scorer | None = None,
+    n_seeds: int | None = None,
 ) -> Curve:
     """Score every stored sweep point of the agent; points without references are noted."""
     scorer = scorer or Scorer(engine)
     points, problems = [], []
-    for shift, run in stored_points(engine, record, family).items():
-        target = shift_target(family, shift)
+    for shift, run in stored_points(engine, record, family, n_seeds).items():
+        target = point_target(family, shift, n_seeds)
         try:
             matrices = scorer.matrices(target, run.run_id)
         except ScoringError as error:
