@@ -217,7 +217,7 @@ def compose(recording: Recording, index: int, peaks: dict[str, float]) -> Image.
         intended = name == recording.intended
         colour = (30, 110, 40) if intended else (170, 70, 30)
         role = "intended" if intended else "proxy"
-        draw.text((x, y), f"{name} ({role}): {value:g}", fill=colour, font=small)
+        draw.text((x, y), f"{name} ({role}): {value:.4g}", fill=colour, font=small)
         y += 18
         peak = peaks.get(name) or 1.0
         filled = int(bar_width * max(0.0, min(1.0, value / peak))) if peak > 0 else 0
