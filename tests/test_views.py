@@ -185,6 +185,19 @@ def test_replay_of_a_shift_point_runs_the_shifted_environment():
     assert recording.split == "shift=0.50" and len(recording.frames) > 1
 
 
+@pytest.mark.parametrize(
+    "family", [f for f in envs.FAMILIES if envs.FAMILIES[f].kind == "pettingzoo"]
+)
+def test_replay_of_a_pettingzoo_family_acts_for_every_live_agent(family, tmp_path):
+    chosen = envs.get_family(family)
+    target = target_for(chosen, chosen.canonical_shift)
+    recording = record(resolve(AGENTS["random"]), chosen, target, target.seeds[0])
+    assert len(recording.frames) > 1
+    assert set(recording.totals[-1]) == set(chosen.objective_names)
+    with Image.open(write_gif(recording, tmp_path / "p.gif")) as gif:
+        assert gif.n_frames == len(recording.frames)
+
+
 # --------------------------------------------------------------------------- compare
 
 
