@@ -7,6 +7,7 @@ ids under ``MesaBench/`` (see :mod:`envs.family`).
 from envs import keys_chests  # noqa: F401  (registers on import)
 
 from envs import executive_hiring  # noqa: F401  # isort: skip
+from envs import evolution  # noqa: F401  # isort: skip
 from envs.family import FAMILIES, Family, Objective, Split, get_family
 
 __all__ = ["FAMILIES", "Family", "Objective", "Split", "get_family"]
