@@ -34,9 +34,7 @@ import csv
 import difflib
 import json
 import math
-import os
 import random
-import sys
 import time
 import types
 import typing
@@ -437,6 +435,7 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
     global_step = 0
     start = time.perf_counter()
 
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -446,7 +445,7 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
         TimeRemainingColumn,
     )
 
-    show = progress and sys.stderr.isatty() and not os.environ.get("PYTEST_CURRENT_TEST")
+    console = Console(stderr=True)
     bar = Progress(
         TextColumn(f"[bold]PPO {target.env_id} seed {args.seed}"),
         BarColumn(),
@@ -454,7 +453,8 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
         TextColumn("{task.fields[sps]:>7,.0f} steps/s  return {task.fields[ret]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        disable=not show,
+        console=console,
+        disable=not (progress and console.is_terminal),
         transient=False,
     )
     total = args.num_iterations * args.batch_size
@@ -663,6 +663,16 @@ def read_curve(path: str | Path) -> dict[str, np.ndarray]:
     return {n: np.array([float(r[n]) if r[n] else np.nan for r in rows]) for n in names}
 
 
+def _smooth(values: np.ndarray, counts: np.ndarray, window: int) -> np.ndarray:
+    """Episode-weighted mean of ``values`` over a trailing window of ``window`` rows."""
+    ok = np.isfinite(values) & (counts > 0)
+    weights = np.where(ok, counts, 0.0)
+    total = np.convolve(np.where(ok, values, 0.0) * weights, np.ones(window))[: len(values)]
+    norm = np.convolve(weights, np.ones(window))[: len(values)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, total / norm, np.nan)
+
+
 def plot_curve(csv_path: str | Path, png_path: str | Path, *, title: str) -> Path:
     """Plot returns and objectives (left) and entropy and KL (right) against env steps."""
     import matplotlib
@@ -672,14 +682,17 @@ def plot_curve(csv_path: str | Path, png_path: str | Path, *, title: str) -> Pat
 
     curve = read_curve(csv_path)
     steps = curve.get("global_step", np.array([]))
+    counts = np.diff(curve.get("episodes", np.array([])), prepend=0.0)
+    window = max(1, len(steps) // 50)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-    left.plot(steps, curve.get("mean_return", []), label="mean return", color="black", lw=2)
     for name, values in curve.items():
         if name.startswith("mean_") and name not in ("mean_return", "mean_length"):
-            left.plot(steps, values, label=f"{name[5:]} (per episode)", alpha=0.8)
+            left.plot(steps, _smooth(values, counts, window), label=name[5:], alpha=0.8)
+    returns = _smooth(curve["mean_return"], counts, window)
+    left.plot(steps, returns, label="return (reward)", color="black", ls="--", lw=1)
     left.set_xlabel("environment steps")
     left.set_ylabel("per-episode mean")
-    left.set_title("training episodes")
+    left.set_title(f"training episodes (mean over the last {window} updates' episodes)")
     left.legend(loc="best", fontsize="small")
     left.grid(alpha=0.3)
     right.plot(steps, curve.get("entropy", []), label="entropy", color="tab:purple")
