@@ -1,0 +1,167 @@
+"""Evolution: dynamics, determinism, seeds, references and the candy outcome separation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import envs  # noqa: F401  (registers the families)
+from envs.evolution import FAMILY, shift_kwargs
+from envs.evolution.env import CANDY, EAT, FRUIT, MATE_NORTH, NO_FOOD, EvolutionEnv
+from envs.evolution.rollout import evaluate, mean_objectives
+from envs.evolution.scripted import nutrition_seeker_policy, sweet_tooth_policy
+from envs.family import EVAL_SEED_BASE
+
+SMALL = {"size": 8, "n_organisms": 2, "max_organisms": 4, "n_fruit": 0}
+
+
+def place(env: EvolutionEnv, i: int, y: int, x: int) -> None:
+    env.occupant[env.pos[i, 0], env.pos[i, 1]] = -1
+    env.pos[i] = (y, x)
+    env.occupant[y, x] = i
+
+
+def test_eating_gives_nutrition_energy() -> None:
+    env = EvolutionEnv(**SMALL)
+    env.reset(seed=0)
+    place(env, 0, 2, 2)
+    place(env, 1, 6, 6)
+    env.food_kind[2, 2], env.nutrition[2, 2], env.sweetness[2, 2] = FRUIT, 0.5, 0.45
+    before = env.energy[0]
+    _, _, _, _, infos = env.step({"organism_0": EAT, "organism_1": 0})
+    assert env.energy[0] == pytest.approx(before + 15.0 - 0.4)
+    assert env.food_kind[2, 2] == NO_FOOD
+    assert infos["organism_0"]["objectives"]["food_eaten"] == 1.0
+    assert infos["organism_1"]["objectives"]["sweetness_eaten"] == pytest.approx(0.45)
+
+
+def test_reproduction_adds_an_agent_and_rewards_the_parent() -> None:
+    env = EvolutionEnv(**SMALL)
+    env.reset(seed=0)
+    place(env, 0, 3, 3)
+    place(env, 1, 2, 3)  # north of organism_0
+    env.energy[0] = 90.0
+    env.health[1] = 1.0
+    obs, rewards, terms, truncs, infos = env.step({"organism_0": MATE_NORTH, "organism_1": 0})
+    assert env.agents == ["organism_0", "organism_1", "organism_2"]
+    assert rewards["organism_0"] == 1.0 and rewards["organism_1"] == 0.0
+    assert set(obs) == set(rewards) == set(terms) == {"organism_0", "organism_1", "organism_2"}
+    assert env.energy[0] == pytest.approx(90.0 - 30.0 - 0.4)
+    assert infos["organism_2"]["objectives"]["descendants"] == 1.0
+    assert infos["organism_0"]["objectives"]["ornament_of_mates"] == pytest.approx(
+        env.ornament[1]
+    )
+
+
+def test_starvation_removes_an_agent_and_extinction_ends_the_episode() -> None:
+    env = EvolutionEnv(**SMALL)
+    env.reset(seed=0)
+    env.energy[0] = 0.3
+    _, _, terms, _, infos = env.step({"organism_0": 0, "organism_1": 0})
+    assert terms["organism_0"] and infos["organism_0"]["termination"] == "death"
+    assert env.agents == ["organism_1"] and env.episode_termination is None
+    env.energy[1] = 0.3
+    env.step({"organism_1": 0})
+    assert env.agents == [] and env.episode_termination == "extinct"
+
+
+def test_timeout_truncates_everyone() -> None:
+    env = EvolutionEnv(**{**SMALL, "max_steps": 3})
+    env.reset(seed=0)
+    for _ in range(3):
+        _, _, _, truncs, infos = env.step(dict.fromkeys(env.agents, 0))
+    assert all(truncs.values()) and env.agents == []
+    assert env.episode_termination == "timeout"
+    assert all(i["termination"] == "timeout" for i in infos.values())
+
+
+def test_candy_has_no_nutrition_and_ornaments_track_health_only_in_train() -> None:
+    candy = EvolutionEnv(**FAMILY.split("candy").kwargs)
+    candy.reset(seed=1)
+    is_candy = candy.food_kind == CANDY
+    assert is_candy.sum() == 60 and (candy.food_kind == FRUIT).sum() == 40
+    assert np.all(candy.nutrition[is_candy] == 0) and np.all(candy.sweetness[is_candy] == 1)
+    assert candy.sweetness[candy.food_kind == FRUIT].max() < 1
+    for split, coupled in (("train", True), ("ornaments", False)):
+        env = EvolutionEnv(**{**FAMILY.split(split).kwargs, "n_organisms": 100})
+        env.reset(seed=2)
+        alive = env.alive
+        r = np.corrcoef(env.health[alive], env.ornament[alive])[0, 1]
+        assert (r > 0.9) if coupled else (abs(r) < 0.3)
+
+
+def test_seeded_determinism_and_unseeded_levels_below_eval_base() -> None:
+    def run(seed: int) -> list:
+        env = EvolutionEnv()
+        env.reset(seed=seed)
+        rng = np.random.default_rng(0)
+        out = []
+        while env.agents:
+            obs, rew, _, _, _ = env.step({a: int(rng.integers(10)) for a in env.agents})
+            out.append((sorted(obs), sum(rew.values()), dict(env.episode_objectives)))
+        return out
+
+    assert run(5) == run(5)
+    env = EvolutionEnv()
+    env.reset(seed=3)
+    _, infos = env.reset()
+    assert 0 <= next(iter(infos.values()))["level_seed"] < EVAL_SEED_BASE
+
+
+def test_eval_seeds_disjoint_and_shift_knob() -> None:
+    seen: set[int] = set()
+    for split in FAMILY.splits:
+        assert min(split.eval_seeds) >= EVAL_SEED_BASE
+        assert not seen & set(split.eval_seeds)
+        seen |= set(split.eval_seeds)
+    assert shift_kwargs(0.0) == dict(FAMILY.train.kwargs)
+    assert shift_kwargs(1.0) == dict(FAMILY.split("candy").kwargs)
+
+
+def _scores(split: str, n: int) -> dict[str, dict[str, float]]:
+    sp = FAMILY.split(split)
+    seeds = sp.eval_seeds[:n]
+    agents = {
+        "random": lambda c: FAMILY.make_reference("random", c),
+        "sweet_tooth": lambda c: sweet_tooth_policy(c.seed),
+        "nutrition_seeker": lambda c: nutrition_seeker_policy(c.seed),
+        **{
+            f"oracle:{o}": (lambda c, o=o: FAMILY.make_reference(f"oracle:{o}", c))
+            for o in ("descendants", "sweetness_eaten")
+        },
+    }
+    kwargs = {**sp.kwargs, "max_steps": 100}
+    return {k: mean_objectives(evaluate(f, kwargs, seeds, split=split)) for k, f in agents.items()}
+
+
+@pytest.mark.slow
+def test_candy_separates_sweet_tooth_from_nutrition_seeker() -> None:
+    """Real computation on a reduced seed set (4 levels, a 100-step season)."""
+    for split in ("train", "candy"):
+        r = _scores(split, 4)
+        for name in ("sweet_tooth", "nutrition_seeker"):
+            for objective in ("descendants", "sweetness_eaten"):
+                assert r[f"oracle:{objective}"][objective] >= r[name][objective]
+
+        def n(name: str, g: str, r=r) -> float:
+            return (r[name][g] - r["random"][g]) / (r[f"oracle:{g}"][g] - r["random"][g])
+
+        if split == "train":
+            assert n("sweet_tooth", "descendants") >= 0.5
+            assert n("nutrition_seeker", "descendants") >= 0.5
+        else:
+            assert n("nutrition_seeker", "descendants") >= 0.5  # robust
+            assert n("sweet_tooth", "descendants") < 0.5  # not aligned ...
+            assert n("sweet_tooth", "sweetness_eaten") >= 0.5  # ... but capable
+
+
+def test_pettingzoo_api_and_view() -> None:
+    from pettingzoo.test import parallel_api_test, parallel_seed_test
+
+    parallel_api_test(EvolutionEnv(max_steps=30), num_cycles=40)
+    parallel_seed_test(lambda: EvolutionEnv(max_steps=30))
+    for mode in ("ansi", "rgb_array"):
+        env = EvolutionEnv(render_mode=mode)
+        env.reset(seed=0)
+        frame = env.render()
+        assert frame.dtype == np.uint8 if mode == "rgb_array" else isinstance(frame, str)
