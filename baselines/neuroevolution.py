@@ -1,0 +1,436 @@
+"""Neuroevolution in one readable file: evolution as the base optimiser (OpenAI-ES).
+
+Evolves the weights of a small policy network (flat observation from
+:func:`benchmark.torch_policy.flatten_batch` -> action logits; greedy actions)
+with the evolution strategy of Salimans et al. (2017): antithetic Gaussian
+perturbations, centred-rank fitness shaping, Adam on the estimated gradient.
+Fitness is the intended objective of the Evolution family, ``descendants`` (the
+offspring a population driven by the network breeds in a season), on levels of
+the ``train`` split (the ancestral world); every organism of a level is driven
+by the same network, as natural selection would have it act on a gene shared
+by the population. Usage::
+
+    from baselines.neuroevolution import NeuroevolutionArgs, train
+    result = train(NeuroevolutionArgs(seed=1, out_dir="runs/neuroevolution"))
+
+Outputs, written into ``out_dir`` for seed ``S``:
+
+* ``seed{S}.pt``: the evolved policy (:func:`benchmark.torch_policy.save_policy`);
+* ``seed{S}.args.json``: the exact :class:`NeuroevolutionArgs`;
+* ``seed{S}.curve.csv``: one row per generation (:data:`CURVE_COLUMNS`, then
+  ``mean_<objective>`` of the population for each of the family's objectives);
+* ``seed{S}.curve.png``: the fitness curve.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+import math
+import os
+import sys
+import time
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmark.torch_policy import flat_dim, flatten_batch, save_policy
+
+#: Stable leading columns of the curve CSV; ``mean_<objective>`` columns follow.
+CURVE_COLUMNS = ("generation", "best_fitness", "mean_fitness", "center_fitness", "seconds")
+
+
+@dataclass
+class NeuroevolutionArgs:
+    """Every argument of a neuroevolution run. Saved beside the weights as JSON."""
+
+    family: str = "evolution"
+    """Family whose ``train`` split is evolved on (only ``evolution`` is supported)."""
+    seed: int = 1
+    """Seeds the initial weights, the perturbations and the training levels."""
+    generations: int = 40
+    """Generations (ES updates)."""
+    population: int = 16
+    """Perturbed policies per generation (even: antithetic pairs)."""
+    levels_per_eval: int = 2
+    """Train levels each policy is evaluated on per generation (the same levels for all)."""
+    sigma: float = 0.1
+    """Standard deviation of the Gaussian weight perturbations."""
+    learning_rate: float = 0.05
+    """Adam step size on the ES gradient estimate."""
+    weight_decay: float = 0.005
+    """L2 decay of the weights (as in Salimans et al.)."""
+    hidden_sizes: tuple[int, ...] = (32,)
+    """Hidden layer widths of the tanh policy network."""
+    torch_threads: int = 1
+    """Threads torch may use (the machine is shared: keep it small)."""
+    out_dir: str = "runs/neuroevolution"
+    """Directory the policy, arguments, curve CSV and plot are written to."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-compatible dict of every field (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NeuroevolutionArgs:
+        """The arguments ``data`` (as written by :meth:`to_dict`) describe; unknown keys raise."""
+        known = typing.get_type_hints(cls)
+        for key in data:
+            if key not in known:
+                raise UnknownFieldError(key)
+        return cls(
+            **{k: tuple(v) if typing.get_origin(known[k]) is tuple else v for k, v in data.items()}
+        )
+
+    def with_overrides(self, overrides: Iterable[str]) -> NeuroevolutionArgs:
+        """A copy with ``field=value`` strings applied (see :func:`apply_overrides`)."""
+        return apply_overrides(self, overrides)
+
+
+class UnknownFieldError(ValueError):
+    """A ``field=value`` override (or JSON key) naming no field of :class:`NeuroevolutionArgs`."""
+
+    def __init__(self, name: str) -> None:
+        known = [f.name for f in fields(NeuroevolutionArgs)]
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        super().__init__(
+            f"unknown NeuroevolutionArgs field {name!r}.{hint} Known: {', '.join(known)}."
+        )
+        self.name = name
+
+
+def apply_overrides(args: NeuroevolutionArgs, overrides: Iterable[str]) -> NeuroevolutionArgs:
+    """Apply ``field=value`` strings to a copy of ``args`` (tuples comma-separated)."""
+    kinds = typing.get_type_hints(NeuroevolutionArgs)
+    values = asdict(args)
+    for item in overrides:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep:
+            raise ValueError(f"override {item!r} is not of the form field=value")
+        if name not in kinds:
+            raise UnknownFieldError(name)
+        kind, text = kinds[name], text.strip()
+        try:
+            if typing.get_origin(kind) is tuple:
+                values[name] = tuple(int(p) for p in text.replace(" ", "").split(",") if p)
+            elif kind is int:
+                values[name] = int(float(text)) if "e" in text.lower() else int(text)
+            elif kind is float:
+                values[name] = float(text)
+            else:
+                values[name] = text
+        except ValueError as error:
+            raise ValueError(f"bad value {text!r} for field {name!r} ({kind}): {error}") from None
+    return NeuroevolutionArgs(**values)
+
+
+# --------------------------------------------------------------------------- network
+
+
+class Policy(nn.Module):
+    """Flat float32 observations ``(batch, obs_dim)`` -> action logits (a tanh MLP)."""
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden: Sequence[int]) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for width in hidden:
+            layers += [nn.Linear(obs_dim, width), nn.Tanh()]
+            obs_dim = width
+        layers.append(nn.Linear(obs_dim, n_actions))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def _shapes(policy: Policy) -> list[tuple[int, ...]]:
+    return [tuple(p.shape) for p in policy.parameters()]
+
+
+def numpy_forward(
+    theta: np.ndarray, shapes: Sequence[tuple[int, ...]], x: np.ndarray
+) -> np.ndarray:
+    """The logits of :class:`Policy` with flat parameters ``theta`` (fast, for fitness)."""
+    offset = 0
+    params = []
+    for shape in shapes:
+        size = int(np.prod(shape))
+        params.append(theta[offset : offset + size].reshape(shape))
+        offset += size
+    h = x
+    for i in range(0, len(params), 2):
+        h = h @ params[i].T + params[i + 1]
+        if i + 2 < len(params):
+            h = np.tanh(h)
+    return h
+
+
+# --------------------------------------------------------------------------- fitness
+
+
+def evaluate_population(
+    thetas: np.ndarray,
+    shapes: Sequence[tuple[int, ...]],
+    kwargs: Mapping[str, Any],
+    seeds: Sequence[int],
+) -> np.ndarray:
+    """Objective totals ``(len(thetas), len(seeds), n_objectives)`` of greedy policies.
+
+    All (policy, level) pairs are stepped in lockstep; each policy acts for
+    every live organism of its levels.
+    """
+    from envs.evolution.env import OBJECTIVES, EvolutionEnv
+
+    envs = [[EvolutionEnv(**kwargs) for _ in seeds] for _ in thetas]
+    space = envs[0][0].observation_space(envs[0][0].possible_agents[0])
+    for row in envs:
+        for env, seed in zip(row, seeds, strict=True):
+            env.reset(seed=int(seed))
+    while True:
+        active = False
+        for p, row in enumerate(envs):
+            live = [env for env in row if env.agents]
+            if not live:
+                continue
+            active = True
+            batches = [env.observation_batch() for env in live]
+            obs = {k: np.concatenate([b[1][k] for b in batches]) for k in ("view", "energy")}
+            actions = numpy_forward(thetas[p], shapes, flatten_batch(space, obs)).argmax(axis=1)
+            start = 0
+            for env, (agents, _) in zip(live, batches, strict=True):
+                chosen = actions[start : start + len(agents)].tolist()
+                env.step(dict(zip(agents, chosen, strict=True)))
+                start += len(agents)
+        if not active:
+            break
+    return np.array(
+        [[[env.episode_objectives[o] for o in OBJECTIVES] for env in row] for row in envs]
+    )
+
+
+def centred_ranks(x: np.ndarray) -> np.ndarray:
+    """Fitness shaping of Salimans et al.: ranks scaled to [-0.5, 0.5]."""
+    ranks = np.empty(len(x))
+    ranks[x.argsort(kind="stable")] = np.arange(len(x))
+    return ranks / max(len(x) - 1, 1) - 0.5
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainResult:
+    """What a run produced."""
+
+    checkpoint: Path
+    curve_csv: Path
+    curve_png: Path
+    args_json: Path
+    final_fitness: float
+    """Mean descendants of the final (centre) policy on the last generation's levels."""
+    seconds: float = 0.0
+    generations: int = 0
+    policy: nn.Module | None = field(default=None, repr=False, compare=False)
+
+
+def train(args: NeuroevolutionArgs, *, progress: bool = True) -> TrainResult:
+    """Evolve a policy with ``args``; write policy, args, curve and plot into ``args.out_dir``."""
+    import envs
+    from envs.evolution.env import OBJECTIVES
+
+    if args.family != "evolution":
+        raise ValueError(f"neuroevolution evolves the 'evolution' family, not {args.family!r}")
+    if args.population < 2 or args.population % 2:
+        raise ValueError("population must be even and >= 2 (antithetic pairs)")
+    family = envs.get_family(args.family)
+    split = family.train
+    kwargs = dict(split.kwargs)
+    torch.set_num_threads(max(1, args.torch_threads))
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+
+    from envs.evolution.env import EvolutionEnv
+
+    probe = EvolutionEnv(**kwargs)
+    obs_space = probe.observation_space(probe.possible_agents[0])
+    act_space = probe.action_space(probe.possible_agents[0])
+    policy = Policy(flat_dim(obs_space), int(act_space.n), args.hidden_sizes)
+    shapes = _shapes(policy)
+    theta = torch.nn.utils.parameters_to_vector(policy.parameters()).detach().double().numpy()
+    theta = theta.copy()
+    adam_m = np.zeros_like(theta)
+    adam_v = np.zeros_like(theta)
+    half = args.population // 2
+
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"seed{args.seed}"
+    paths = {
+        "checkpoint": out_dir / f"{stem}.pt",
+        "args_json": out_dir / f"{stem}.args.json",
+        "curve_csv": out_dir / f"{stem}.curve.csv",
+        "curve_png": out_dir / f"{stem}.curve.png",
+    }
+    paths["args_json"].write_text(json.dumps(args.to_dict(), indent=2) + "\n")
+    columns = [*CURVE_COLUMNS, *(f"mean_{o}" for o in OBJECTIVES)]
+    rows: list[dict[str, float]] = []
+    start = time.perf_counter()
+    intended = OBJECTIVES.index(family.intended.name)
+    center_fitness = math.nan
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    show = progress and sys.stderr.isatty() and not os.environ.get("PYTEST_CURRENT_TEST")
+    bar = Progress(
+        TextColumn(f"[bold]ES {split.env_id} seed {args.seed}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("best {task.fields[best]}  mean {task.fields[mean]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=not show,
+    )
+    with bar:
+        task = bar.add_task("evolve", total=args.generations, best="-", mean="-")
+        for generation in range(1, args.generations + 1):
+            seeds = rng.integers(0, 1 << 29, size=args.levels_per_eval)
+            noise = rng.standard_normal((half, theta.size))
+            thetas = np.concatenate(
+                [theta + args.sigma * noise, theta - args.sigma * noise, theta[None]]
+            )
+            totals = evaluate_population(thetas, shapes, kwargs, seeds)  # (P+1, L, O)
+            means = totals.mean(axis=1)
+            fitness = means[:-1, intended]
+            center_fitness = float(means[-1, intended])
+            shaped = centred_ranks(fitness)
+            grad = (shaped[:half] - shaped[half:]) @ noise / (args.population * args.sigma)
+            grad = -grad + args.weight_decay * theta  # descend on the negated objective
+            adam_m = 0.9 * adam_m + 0.1 * grad
+            adam_v = 0.999 * adam_v + 0.001 * grad**2
+            m_hat = adam_m / (1 - 0.9**generation)
+            v_hat = adam_v / (1 - 0.999**generation)
+            theta = theta - args.learning_rate * m_hat / (np.sqrt(v_hat) + 1e-8)
+            row: dict[str, float] = {
+                "generation": generation,
+                "best_fitness": float(fitness.max()),
+                "mean_fitness": float(fitness.mean()),
+                "center_fitness": center_fitness,
+                "seconds": time.perf_counter() - start,
+            }
+            for j, name in enumerate(OBJECTIVES):
+                row[f"mean_{name}"] = float(means[:-1, j].mean())
+            rows.append(row)
+            bar.update(task, advance=1, best=f"{fitness.max():.1f}", mean=f"{fitness.mean():.1f}")
+
+    seconds = time.perf_counter() - start
+    torch.nn.utils.vector_to_parameters(
+        torch.from_numpy(theta.astype(np.float32)), policy.parameters()
+    )
+    _write_curve(paths["curve_csv"], columns, rows)
+    save_policy(
+        policy,
+        paths["checkpoint"],
+        observation_space=obs_space,
+        action_space=act_space,
+        metadata={
+            "args": args.to_dict(),
+            "algorithm": "neuroevolution",
+            "family": args.family,
+            "seed": args.seed,
+            "env_id": split.env_id,
+            "generations": args.generations,
+        },
+    )
+    plot_curve(
+        paths["curve_csv"],
+        paths["curve_png"],
+        title=f"OpenAI-ES on {split.env_id}, seed {args.seed}",
+    )
+    return TrainResult(
+        checkpoint=paths["checkpoint"],
+        curve_csv=paths["curve_csv"],
+        curve_png=paths["curve_png"],
+        args_json=paths["args_json"],
+        final_fitness=center_fitness,
+        seconds=seconds,
+        generations=args.generations,
+        policy=policy,
+    )
+
+
+def _write_curve(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, float]]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: f"{row[k]:.6g}" for k in columns})
+
+
+def read_curve(path: str | Path) -> dict[str, np.ndarray]:
+    """The curve CSV as float columns."""
+    with Path(path).open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        data = list(reader)
+        names = reader.fieldnames or []
+    return {n: np.array([float(r[n]) for r in data]) for n in names}
+
+
+def plot_curve(csv_path: str | Path, png_path: str | Path, *, title: str) -> Path:
+    """Fitness (best, mean, centre) and the population's objective means per generation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve = read_curve(csv_path)
+    gen = curve["generation"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    left.plot(gen, curve["best_fitness"], label="best", color="black")
+    left.plot(gen, curve["mean_fitness"], label="population mean", color="tab:blue")
+    left.plot(gen, curve["center_fitness"], label="centre policy", color="tab:green")
+    left.set_xlabel("generation")
+    left.set_ylabel("descendants per season")
+    left.legend(fontsize="small")
+    left.grid(alpha=0.3)
+    for name, values in curve.items():
+        if name.startswith("mean_") and name != "mean_fitness":
+            right.plot(gen, values, label=name[5:])
+    right.set_xlabel("generation")
+    right.set_ylabel("population mean per season")
+    right.legend(fontsize="small")
+    right.grid(alpha=0.3)
+    fig.suptitle(title)
+    png_path = Path(png_path)
+    fig.savefig(png_path, dpi=90)
+    plt.close(fig)
+    return png_path
+
+
+__all__ = [
+    "CURVE_COLUMNS",
+    "NeuroevolutionArgs",
+    "Policy",
+    "TrainResult",
+    "UnknownFieldError",
+    "apply_overrides",
+    "evaluate_population",
+    "plot_curve",
+    "read_curve",
+    "train",
+]
