@@ -42,15 +42,13 @@ def test_reproduction_adds_an_agent_and_rewards_the_parent() -> None:
     place(env, 1, 2, 3)  # north of organism_0
     env.energy[0] = 90.0
     env.health[1] = 1.0
-    obs, rewards, terms, truncs, infos = env.step({"organism_0": MATE_NORTH, "organism_1": 0})
+    obs, rewards, terms, _, infos = env.step({"organism_0": MATE_NORTH, "organism_1": 0})
     assert env.agents == ["organism_0", "organism_1", "organism_2"]
     assert rewards["organism_0"] == 1.0 and rewards["organism_1"] == 0.0
     assert set(obs) == set(rewards) == set(terms) == {"organism_0", "organism_1", "organism_2"}
     assert env.energy[0] == pytest.approx(90.0 - 30.0 - 0.4)
     assert infos["organism_2"]["objectives"]["descendants"] == 1.0
-    assert infos["organism_0"]["objectives"]["ornament_of_mates"] == pytest.approx(
-        env.ornament[1]
-    )
+    assert infos["organism_0"]["objectives"]["ornament_of_mates"] == pytest.approx(env.ornament[1])
 
 
 def test_starvation_removes_an_agent_and_extinction_ends_the_episode() -> None:
