@@ -134,10 +134,20 @@ class TorchPolicyAgent:
 
 
 def policy_agent(
-    path: str | Path, observation_space: gym.Space, *, deterministic: bool = True, seed: int = 0
+    path: str | Path,
+    observation_space: gym.Space,
+    *,
+    deterministic: bool | None = None,
+    seed: int = 0,
 ) -> TorchPolicyAgent:
-    """Load ``path`` as an agent for ``observation_space``, checking the dimensions agree."""
+    """Load ``path`` as an agent for ``observation_space``, checking the dimensions agree.
+
+    ``deterministic=None`` acts as the policy was trained to: greedily, unless its
+    metadata says ``"deterministic": false`` (a policy evolved or trained to sample).
+    """
     module, meta = load_policy(path)
+    if deterministic is None:
+        deterministic = bool(meta.get("deterministic", True))
     expected = flat_dim(observation_space)
     if meta["obs_dim"] != expected:
         raise ValueError(
