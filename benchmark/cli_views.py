@@ -239,6 +239,9 @@ def replay(
     ] = None,
     version: Annotated[str | None, typer.Option("--version", "-v")] = None,
     fps: Annotated[int, typer.Option("--fps", min=1, max=50)] = 8,
+    max_steps: Annotated[
+        int | None, typer.Option("--max-steps", min=1, help="Record at most this many steps.")
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="GIF file to write.")] = None,
     db: DbOption = None,
 ) -> None:
@@ -264,7 +267,7 @@ def replay(
     if source.checksum != stored.checksum:
         console.print(f"[yellow]note:[/] {stored.source} changed since {stored.label} was stored")
     try:
-        recording = record(source, chosen, target, level)
+        recording = record(source, chosen, target, level, max_steps=max_steps)
     except UnsupportedFamily as error:
         raise usage_error(f"{stored.label} does not play {chosen.name}: {error}") from None
     recording.agent = stored.label

@@ -64,8 +64,10 @@ def record_gymnasium(
     *,
     agent_seed: int = 0,
     instance: int = 0,
+    max_steps: int | None = None,
 ) -> Recording:
-    """Play one episode of ``target`` on level ``seed`` and record every frame."""
+    """Play one episode of ``target`` on level ``seed`` and record every frame
+    (the first ``max_steps`` steps only, if given)."""
     spec = gym.spec(target.env_id)
     mode = "vector_entry_point" if spec.vector_entry_point else "sync"
     env = gym.make_vec(
@@ -87,7 +89,7 @@ def record_gymnasium(
         )
         recording.frames.append(np.asarray(env.render()[0]))
         recording.totals.append(_first_objectives(info))
-        while True:
+        while max_steps is None or recording.length < max_steps:
             actions = np.asarray(agent.act(observations)).reshape(1)
             observations, _, terminated, truncated, info = env.step(actions)
             recording.frames.append(np.asarray(env.render()[0]))
@@ -95,6 +97,8 @@ def record_gymnasium(
             if bool(np.asarray(terminated)[0] or np.asarray(truncated)[0]):
                 recording.termination = str(np.asarray(info.get("termination", [""]))[0])
                 return recording
+        recording.termination = f"stopped after {max_steps} steps"
+        return recording
     finally:
         env.close()
 
@@ -113,7 +117,7 @@ def record_pettingzoo(
     *,
     agent_seed: int = 0,
     instance: int = 0,
-    max_steps: int = 100_000,
+    max_steps: int | None = None,
 ) -> Recording:
     """Play one episode of a PettingZoo family's target; the agent acts for every live agent.
 
@@ -153,8 +157,9 @@ def record_pettingzoo(
             recording.termination = str(getattr(state, "episode_termination", "") or "")
 
         snapshot(infos)
-        for _ in range(max_steps):
-            if not env.agents:
+        while env.agents:
+            if max_steps is not None and recording.length >= max_steps:
+                recording.termination = f"stopped after {max_steps} steps"
                 break
             live = list(env.agents)
             batch.rows[:] = [(0, a) for a in live]
@@ -169,12 +174,18 @@ def record_pettingzoo(
 
 
 def record(
-    source: AgentSource, family: Family, target: Target, seed: int, *, agent_seed: int = 0
+    source: AgentSource,
+    family: Family,
+    target: Target,
+    seed: int,
+    *,
+    agent_seed: int = 0,
+    max_steps: int | None = None,
 ) -> Recording:
-    """Record one episode of the agent on ``target`` (any family kind)."""
-    if family.kind == "pettingzoo":
-        return record_pettingzoo(source, family, target, seed, agent_seed=agent_seed)
-    return record_gymnasium(source, family, target, seed, agent_seed=agent_seed)
+    """Record one episode of the agent on ``target`` (any family kind), at most
+    ``max_steps`` steps of it if given."""
+    play = record_pettingzoo if family.kind == "pettingzoo" else record_gymnasium
+    return play(source, family, target, seed, agent_seed=agent_seed, max_steps=max_steps)
 
 
 # --------------------------------------------------------------------------- drawing

@@ -181,8 +181,9 @@ def test_replay_records_a_gif_with_several_frames(tmp_path):
 def test_replay_of_a_shift_point_runs_the_shifted_environment():
     source = resolve(AGENTS["random"])
     target = target_for(FAMILY, "shift=0.50")
-    recording = record(source, FAMILY, target, 7)
-    assert recording.split == "shift=0.50" and len(recording.frames) > 1
+    recording = record(source, FAMILY, target, 7, max_steps=10)
+    assert recording.split == "shift=0.50" and len(recording.frames) == 11
+    assert recording.termination == "stopped after 10 steps"
 
 
 @pytest.mark.parametrize(
@@ -191,8 +192,8 @@ def test_replay_of_a_shift_point_runs_the_shifted_environment():
 def test_replay_of_a_pettingzoo_family_acts_for_every_live_agent(family, tmp_path):
     chosen = envs.get_family(family)
     target = target_for(chosen, chosen.canonical_shift)
-    recording = record(resolve(AGENTS["random"]), chosen, target, target.seeds[0])
-    assert len(recording.frames) > 1
+    recording = record(resolve(AGENTS["random"]), chosen, target, target.seeds[0], max_steps=20)
+    assert 1 < len(recording.frames) <= 21
     assert set(recording.totals[-1]) == set(chosen.objective_names)
     with Image.open(write_gif(recording, tmp_path / "p.gif")) as gif:
         assert gif.n_frames == len(recording.frames)
