@@ -203,7 +203,7 @@ def evaluate_population(
                 continue
             active = True
             batches = [env.observation_batch() for env in live]
-            obs = {k: np.concatenate([b[1][k] for b in batches]) for k in ("view", "energy")}
+            obs = np.concatenate([b[1] for b in batches])
             actions = numpy_forward(thetas[p], shapes, flatten_batch(space, obs)).argmax(axis=1)
             start = 0
             for env, (agents, _) in zip(live, batches, strict=True):

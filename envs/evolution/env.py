@@ -94,15 +94,22 @@ class EvolutionEnv(ParallelEnv):
 
     ## Observation
 
-    Per organism, a ``Dict``:
+    Per organism, one flat ``Box(0, 1, (4 * V * V + 1,), float32)`` with ``V = 2
+    * view_radius + 1`` (``view_radius`` 3: ``V`` = 7, 197 values), laid out as:
 
-    - ``"view"``: ``Box(0, 1, (4, 7, 7), float32)``, the egocentric view of
-      radius ``view_radius`` (3): channel 0 food sweetness (0 = no food),
-      channel 1 food nutrition, only within ``near_radius`` (1, the 3x3 block
-      around the organism; 0 elsewhere), channel 2 the ornament of the
-      organism in the cell (0 = none; ornaments are at least 0.05; the centre
-      is the organism itself), channel 3 wall (outside the grid).
-    - ``"energy"``: ``Box(0, 1, (1,), float32)``, own energy / ``max_energy``.
+    - ``obs[:4 * V * V]``: the egocentric view of radius ``view_radius``,
+      channels ``(4, V, V)`` flattened in C order (index ``c * V * V + y * V +
+      x``; row ``y`` 0 is north, column ``x`` 0 west, the organism at ``(V // 2,
+      V // 2)``): channel 0 (:data:`SWEETNESS`) food sweetness (0 = no food),
+      channel 1 (:data:`NUTRITION`) food nutrition, only within ``near_radius``
+      (2: the 5x5 block around the organism; 0 elsewhere), channel 2
+      (:data:`ORNAMENT`) the ornament of the organism in the cell (0 = none;
+      ornaments are at least 0.05; the centre is the organism itself), channel
+      3 (:data:`WALL`) wall (1 outside the grid);
+    - ``obs[-1]``: own energy / ``max_energy``.
+
+    :func:`split_observations` turns a batch back into views ``(n, 4, V, V)``
+    and energies ``(n,)``.
 
     ## Actions
 
@@ -165,15 +172,11 @@ class EvolutionEnv(ParallelEnv):
         self.possible_agents = [f"organism_{i}" for i in range(self.max_organisms)]
         self.agent_index = {a: i for i, a in enumerate(self.possible_agents)}
         side = 2 * self.radius + 1
-        self._obs_space = spaces.Dict(
-            {
-                "view": spaces.Box(0.0, 1.0, (N_CHANNELS, side, side), dtype=np.float32),
-                "energy": spaces.Box(0.0, 1.0, (1,), dtype=np.float32),
-            }
-        )
-        self._act_space = spaces.Discrete(N_ACTIONS)
+        self.obs_dim = N_CHANNELS * side * side + 1
         # One space object per agent (PettingZoo seeds them one by one).
-        self.observation_spaces = {a: _copy_space(self._obs_space) for a in self.possible_agents}
+        self.observation_spaces = {
+            a: spaces.Box(0.0, 1.0, (self.obs_dim,), dtype=np.float32) for a in self.possible_agents
+        }
         self.action_spaces = {a: spaces.Discrete(N_ACTIONS) for a in self.possible_agents}
         offsets = np.arange(-self.radius, self.radius + 1)
         self._dy = offsets[:, None]
@@ -190,7 +193,7 @@ class EvolutionEnv(ParallelEnv):
 
     # ------------------------------------------------------------------ spaces
 
-    def observation_space(self, agent: str) -> spaces.Dict:
+    def observation_space(self, agent: str) -> spaces.Box:
         return self.observation_spaces[agent]
 
     def action_space(self, agent: str) -> spaces.Discrete:
@@ -271,15 +274,15 @@ class EvolutionEnv(ParallelEnv):
         self.episode_termination = None
         self.agents = [self.possible_agents[i] for i in range(k)]
         objectives = dict(self.episode_objectives)
-        views, energy = self._observe(np.arange(k))
-        obs = {a: {"view": views[j], "energy": energy[j]} for j, a in enumerate(self.agents)}
+        flat = self._observe(np.arange(k))
+        obs = {a: flat[j] for j, a in enumerate(self.agents)}
         infos = {a: {"objectives": objectives, "level_seed": level_seed} for a in self.agents}
         return obs, infos
 
     # ------------------------------------------------------------------ observation
 
-    def _observe(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Views ``(len(idx), 4, V, V)`` and energies ``(len(idx), 1)`` of organisms ``idx``."""
+    def _observe(self, idx: np.ndarray) -> np.ndarray:
+        """Flat observations ``(len(idx), obs_dim)`` of organisms ``idx`` (see the class doc)."""
         r, s = self.radius, self.size
         grid = np.zeros((N_CHANNELS, s + 2 * r, s + 2 * r), dtype=np.float32)
         grid[WALL] = 1.0
@@ -295,14 +298,16 @@ class EvolutionEnv(ParallelEnv):
         xs = self.pos[idx, 1][:, None, None] + r + self._dx
         views = grid[:, ys, xs].transpose(1, 0, 2, 3).copy()  # (n, C, V, V)
         views[:, NUTRITION] *= self._near_mask
-        energy = (self.energy[idx] / float(self.config["max_energy"])).astype(np.float32)
-        return views, np.clip(energy, 0.0, 1.0)[:, None]
+        out = np.empty((len(idx), self.obs_dim), dtype=np.float32)
+        out[:, :-1] = views.reshape(len(idx), -1)
+        energy = self.energy[idx] / float(self.config["max_energy"])
+        out[:, -1] = np.clip(energy, 0.0, 1.0)
+        return out
 
-    def observation_batch(self) -> tuple[list[str], dict[str, np.ndarray]]:
-        """The live agents and their observations stacked in ``agents`` order (fast path)."""
+    def observation_batch(self) -> tuple[list[str], np.ndarray]:
+        """The live agents and their observations stacked ``(n, obs_dim)`` in ``agents`` order."""
         idx = np.array([self.agent_index[a] for a in self.agents], dtype=np.int64)
-        views, energy = self._observe(idx)
-        return list(self.agents), {"view": views, "energy": energy}
+        return list(self.agents), self._observe(idx)
 
     # ------------------------------------------------------------------ dynamics
 
@@ -407,8 +412,8 @@ class EvolutionEnv(ParallelEnv):
                 infos[a] = {"objectives": objectives, "termination": "death"}
             elif truncations[a]:
                 infos[a] = {"objectives": objectives, "termination": "timeout"}
-        views, energy = self._observe(np.array([self.agent_index[a] for a in reported]))
-        observations = {a: {"view": views[j], "energy": energy[j]} for j, a in enumerate(reported)}
+        flat = self._observe(np.array([self.agent_index[a] for a in reported], dtype=np.int64))
+        observations = {a: flat[j] for j, a in enumerate(reported)}
         self.agents = [] if timeout else [self.possible_agents[i] for i in live]
         if not self.agents:
             self.episode_termination = "timeout" if timeout and len(live) else "extinct"
@@ -472,10 +477,16 @@ class EvolutionEnv(ParallelEnv):
         return out
 
 
-def _copy_space(space: spaces.Dict) -> spaces.Dict:
-    return spaces.Dict(
-        {
-            k: spaces.Box(v.low.copy(), v.high.copy(), v.shape, dtype=v.dtype)
-            for k, v in space.spaces.items()
-        }
-    )
+def split_observations(observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Views ``(n, 4, V, V)`` and energies ``(n,)`` of a batch of flat observations ``(n, D)``.
+
+    A single observation ``(D,)`` is treated as a batch of one. ``V`` is inferred
+    from ``D = 4 * V * V + 1``.
+    """
+    flat = np.asarray(observations, dtype=np.float32)
+    flat = flat.reshape(-1, flat.shape[-1])
+    side = round(((flat.shape[1] - 1) / N_CHANNELS) ** 0.5)
+    if N_CHANNELS * side * side + 1 != flat.shape[1]:
+        raise ValueError(f"{flat.shape[1]} is not the size of a flat Evolution observation")
+    views = flat[:, :-1].reshape(len(flat), N_CHANNELS, side, side)
+    return views, flat[:, -1]

@@ -47,7 +47,7 @@ def context_for(
 def play(
     envs: Sequence[EvolutionEnv],
     seeds: Sequence[int],
-    act: Callable[[dict[str, np.ndarray]], np.ndarray],
+    act: Callable[[np.ndarray], np.ndarray],
     batch: ParallelBatch | None = None,
 ) -> list[Episode]:
     """Reset ``envs[i]`` with ``seeds[i]`` and play every level to its end with ``act``."""
@@ -65,8 +65,7 @@ def play(
         if not rows:
             break
         batch.rows = rows
-        stacked = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        actions = np.asarray(act(stacked)).reshape(-1)
+        actions = np.asarray(act(np.concatenate(parts))).reshape(-1)
         start = 0
         for env in envs:
             if env.agents:

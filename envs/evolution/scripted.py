@@ -1,6 +1,7 @@
 """Observation-only scripted organisms (batched): the sweet tooth and the nutrition seeker.
 
-Both read only what an organism senses (its egocentric view and its energy) and
+Both read only what an organism senses (its flat observation: egocentric view and
+energy, see :func:`envs.evolution.env.split_observations`) and
 share everything but the choice of food:
 
 - with energy at or above the mating threshold they court the most ornamented
@@ -18,8 +19,6 @@ share everything but the choice of food:
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from envs.evolution.env import (
@@ -34,6 +33,7 @@ from envs.evolution.env import (
     SWEETNESS,
     WALL,
     WEST,
+    split_observations,
 )
 
 #: Nutrition the nutrition seeker accepts: any food with nutrition in it (every
@@ -97,9 +97,9 @@ class ScriptedOrganism:
     def reset(self) -> None:
         self.rng = np.random.default_rng(self.seed)
 
-    def act(self, observations: dict[str, Any]) -> np.ndarray:
-        views = np.asarray(observations["view"], dtype=np.float32)
-        energy = np.asarray(observations["energy"], dtype=np.float32).reshape(-1)
+    def act(self, observations: np.ndarray) -> np.ndarray:
+        """Actions for a batch of flat observations ``(n, obs_dim)`` (see ``EvolutionEnv``)."""
+        views, energy = split_observations(observations)
         n, _, side, _ = views.shape
         if n == 0:
             return np.zeros(0, dtype=np.int64)

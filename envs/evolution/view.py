@@ -28,7 +28,11 @@ class EvolutionViewEnv(gym.Env):
 
     ## Observation, Actions
 
-    As one organism of :class:`~envs.evolution.env.EvolutionEnv`.
+    As one organism of :class:`~envs.evolution.env.EvolutionEnv`: the observation
+    is the learner's flat ``Box(0, 1, (197,), float32)`` (the 4x7x7 view flattened
+    in C order, then own energy / ``max_energy``; see the world's Observation
+    section and :func:`~envs.evolution.env.split_observations`); ``Discrete(10)``
+    actions.
 
     ## Rewards
 
@@ -58,11 +62,11 @@ class EvolutionViewEnv(gym.Env):
         self.action_space = self.world.action_space(self.LEARNER)
         self.others = nutrition_seeker_policy(0)
         self._totals = dict.fromkeys(OBJECTIVES, 0.0)
-        self._obs: dict[str, np.ndarray] | None = None
+        self._obs: np.ndarray | None = None
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         # Seeded: that level; unseeded: the world's next level seed (below EVAL_SEED_BASE).
         obs, infos = self.world.reset(seed=seed)
@@ -74,7 +78,7 @@ class EvolutionViewEnv(gym.Env):
             "level_seed": infos[self.LEARNER]["level_seed"],
         }
 
-    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         world = self.world
         me = world.agent_index[self.LEARNER]
         agents, obs = world.observation_batch()
