@@ -316,13 +316,59 @@ class EvolutionEnv(ParallelEnv):
     ) -> tuple[dict, dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict]]:
         if not self.agents:
             raise RuntimeError("step() called with no live agents: call reset()")
-        c = self.config
-        rng = self.np_random
-        s = self.size
         before = list(self.agents)
         idx = np.array([self.agent_index[a] for a in before], dtype=np.int64)
         act = np.array([int(actions.get(a, STAY)) for a in before], dtype=np.int64)
         births_before = self.births.copy()
+        self._advance(idx, act)
+        timeout = self.t >= self.max_steps
+        live = np.flatnonzero(self.alive)
+        before_set = set(before)
+        newborn = [i for i in live.tolist() if self.possible_agents[i] not in before_set]
+        reported = [*before, *(self.possible_agents[i] for i in newborn)]
+        births = self.births - births_before
+        objectives = dict(self.episode_objectives)
+        rewards = {a: float(births[self.agent_index[a]]) for a in reported}
+        terminations = {a: not self.alive[self.agent_index[a]] for a in reported}
+        truncations = {a: timeout and bool(self.alive[self.agent_index[a]]) for a in reported}
+        infos: dict[str, dict[str, Any]] = {a: {"objectives": objectives} for a in reported}
+        for a in reported:
+            if terminations[a]:
+                infos[a] = {"objectives": objectives, "termination": "death"}
+            elif truncations[a]:
+                infos[a] = {"objectives": objectives, "termination": "timeout"}
+        flat = self._observe(np.array([self.agent_index[a] for a in reported], dtype=np.int64))
+        observations = {a: flat[j] for j, a in enumerate(reported)}
+        self._end_step(live, timeout)
+        return observations, rewards, terminations, truncations, infos
+
+    def step_batch(self, actions: np.ndarray) -> None:
+        """Fast path of :meth:`step`: one action per agent of ``agents``, in that order.
+
+        The same dynamics and random draws as :meth:`step` (so the same episode),
+        without the per-agent dicts: read :meth:`observation_batch`,
+        :attr:`episode_objectives` and :attr:`episode_termination` instead.
+        """
+        if not self.agents:
+            raise RuntimeError("step_batch() called with no live agents: call reset()")
+        # ``agents`` is always the live organisms in index order.
+        idx = np.flatnonzero(self.alive)
+        act = np.asarray(actions, dtype=np.int64).reshape(-1)
+        if act.shape != idx.shape:
+            raise ValueError(f"{len(act)} actions for {len(idx)} agents")
+        self._advance(idx, act)
+        self._end_step(np.flatnonzero(self.alive), self.t >= self.max_steps)
+
+    def _end_step(self, live: np.ndarray, timeout: bool) -> None:
+        self.agents = [] if timeout else [self.possible_agents[i] for i in live]
+        if not self.agents:
+            self.episode_termination = "timeout" if timeout and len(live) else "extinct"
+
+    def _advance(self, idx: np.ndarray, act: np.ndarray) -> None:
+        """One step of the world for the live organisms ``idx`` taking actions ``act``."""
+        c = self.config
+        rng = self.np_random
+        s = self.size
         self.last_meals: dict[int, float] = {}
         self.last_courtships: dict[int, float] = {}
         obj = self.episode_objectives
@@ -396,28 +442,6 @@ class EvolutionEnv(ParallelEnv):
         self._grow(CANDY, int(rng.binomial(missing_candy, p)) if missing_candy else 0)
 
         self.t += 1
-        timeout = self.t >= self.max_steps
-        live = np.flatnonzero(self.alive)
-        before_set = set(before)
-        newborn = [i for i in live.tolist() if self.possible_agents[i] not in before_set]
-        reported = [*before, *(self.possible_agents[i] for i in newborn)]
-        births = self.births - births_before
-        objectives = dict(obj)
-        rewards = {a: float(births[self.agent_index[a]]) for a in reported}
-        terminations = {a: not self.alive[self.agent_index[a]] for a in reported}
-        truncations = {a: timeout and bool(self.alive[self.agent_index[a]]) for a in reported}
-        infos: dict[str, dict[str, Any]] = {a: {"objectives": objectives} for a in reported}
-        for a in reported:
-            if terminations[a]:
-                infos[a] = {"objectives": objectives, "termination": "death"}
-            elif truncations[a]:
-                infos[a] = {"objectives": objectives, "termination": "timeout"}
-        flat = self._observe(np.array([self.agent_index[a] for a in reported], dtype=np.int64))
-        observations = {a: flat[j] for j, a in enumerate(reported)}
-        self.agents = [] if timeout else [self.possible_agents[i] for i in live]
-        if not self.agents:
-            self.episode_termination = "timeout" if timeout and len(live) else "extinct"
-        return observations, rewards, terminations, truncations, infos
 
     def _give_birth(self, parents: np.ndarray, partners: np.ndarray) -> None:
         """Offspring of each (parent, partner) on a random free cell around the parent."""

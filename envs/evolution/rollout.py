@@ -70,8 +70,7 @@ def play(
         for env in envs:
             if env.agents:
                 n = len(env.agents)
-                chosen = actions[start : start + n].tolist()
-                env.step(dict(zip(env.agents, chosen, strict=True)))
+                env.step_batch(actions[start : start + n])
                 start += n
     return [
         Episode(int(seed), dict(env.episode_objectives), str(env.episode_termination), env.t)
