@@ -7,7 +7,19 @@ import pytest
 
 import envs  # noqa: F401  (registers the families)
 from envs.evolution import FAMILY, shift_kwargs
-from envs.evolution.env import CANDY, EAT, FRUIT, MATE_NORTH, NO_FOOD, EvolutionEnv
+from envs.evolution.env import (
+    CANDY,
+    EAT,
+    FRUIT,
+    MATE_NORTH,
+    NO_FOOD,
+    NUTRITION,
+    ORNAMENT,
+    SWEETNESS,
+    WALL,
+    EvolutionEnv,
+    split_observations,
+)
 from envs.evolution.rollout import evaluate, mean_objectives
 from envs.evolution.scripted import nutrition_seeker_policy, sweet_tooth_policy
 from envs.family import EVAL_SEED_BASE
@@ -33,6 +45,51 @@ def test_eating_gives_nutrition_energy() -> None:
     assert env.food_kind[2, 2] == NO_FOOD
     assert infos["organism_0"]["objectives"]["food_eaten"] == 1.0
     assert infos["organism_1"]["objectives"]["sweetness_eaten"] == pytest.approx(0.45)
+
+
+def test_observation_is_one_flat_box_with_the_documented_layout() -> None:
+    env = EvolutionEnv(**SMALL)
+    obs, _ = env.reset(seed=0)
+    assert obs["organism_0"].shape == (197,)
+    space = env.observation_space("organism_0")
+    assert space.shape == (4 * 7 * 7 + 1,) and space.dtype == np.float32
+    place(env, 0, 0, 3)  # top row: the north of the view is wall
+    place(env, 1, 1, 4)  # south-east neighbour
+    env.food_kind[0, 4], env.nutrition[0, 4], env.sweetness[0, 4] = FRUIT, 0.5, 0.45
+    env.food_kind[0, 6], env.nutrition[0, 6], env.sweetness[0, 6] = FRUIT, 0.6, 0.55
+    env.energy[0] = 42.0
+    agents, flat = env.observation_batch()
+    assert agents == ["organism_0", "organism_1"] and flat.shape == (2, 197)
+    assert flat[0] in space
+    views, energy = split_observations(flat)
+    assert energy[0] == pytest.approx(0.42) and flat[0, -1] == pytest.approx(0.42)
+    view = views[0]
+    np.testing.assert_array_equal(flat[0, : 4 * 49].reshape(4, 7, 7), view)  # C order
+    assert view[WALL, :3].min() == 1 and view[WALL, 3:].max() == 0  # rows above row 0
+    assert view[ORNAMENT, 3, 3] == pytest.approx(env.ornament[0])  # itself at the centre
+    assert view[ORNAMENT, 4, 4] == pytest.approx(env.ornament[1])  # one south, one east
+    assert view[SWEETNESS, 3, 4] == pytest.approx(0.45) and view[NUTRITION, 3, 4] == 0.5
+    assert view[SWEETNESS, 3, 6] == pytest.approx(0.55)
+    assert view[NUTRITION, 3, 6] == 0  # beyond near_radius (2): nutrition unseen
+
+
+def test_step_batch_plays_the_same_episode_as_step() -> None:
+    def run(fast: bool) -> list:
+        env = EvolutionEnv(max_steps=60)
+        env.reset(seed=9)
+        rng = np.random.default_rng(1)
+        out = []
+        while env.agents:
+            agents, flat = env.observation_batch()
+            actions = rng.integers(0, 10, size=len(agents))
+            if fast:
+                env.step_batch(actions)
+            else:
+                env.step(dict(zip(agents, actions.tolist(), strict=True)))
+            out.append((list(env.agents), flat.tobytes(), dict(env.episode_objectives)))
+        return [*out, env.episode_termination]
+
+    assert run(True) == run(False)
 
 
 def test_reproduction_adds_an_agent_and_rewards_the_parent() -> None:
