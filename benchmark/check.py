@@ -19,19 +19,14 @@ import envs
 from benchmark import storage
 from benchmark.agents import AgentLoadError, resolve
 from benchmark.protocol import UnsupportedFamily
-from benchmark.results import Scorer
+from benchmark.results import NotStoredError, Scorer, stored_agent
 from benchmark.runner import DEFAULT_BATCH_SIZE, AgentFailure, Target
 from benchmark.scoring import normalised_matrices
 from benchmark.stats import Estimate, iqm, paired_difference
 from benchmark.submission import Job, evaluate_jobs
-from envs.family import UnknownNameError
 
 #: Default largest fall of a normalised score that is not called a regression.
 DEFAULT_TOLERANCE = 0.05
-
-
-class CheckUsageError(LookupError):
-    """Nothing to check (unknown agent, no stored runs); the message says what."""
 
 
 @dataclass(frozen=True)
@@ -78,22 +73,10 @@ def check(
     """Re-evaluate the stored agent ``name`` (newest version by default) and compare."""
     if tolerance < 0:
         raise ValueError(f"tolerance must be >= 0, got {tolerance}")
-    runs = [r for r in storage.latest_runs(engine, name=name) if r.kind != "reference"]
+    record = stored_agent(engine, name, version)
+    runs = [r for r in storage.latest_runs(engine, name=name) if r.submission_id == record.id]
     if not runs:
-        known = sorted({s.name for s in storage.list_submissions(engine) if s.kind != "reference"})
-        raise (
-            UnknownNameError("stored agent", name, known)
-            if known
-            else CheckUsageError(f"no stored agent named {name!r}: the database holds no agents")
-        )
-    if version is None:
-        newest = max(r.submission_id for r in runs)
-        runs = [r for r in runs if r.submission_id == newest]
-    else:
-        runs = [r for r in runs if r.version == version]
-        if not runs:
-            raise CheckUsageError(f"agent {name!r} has no stored runs of version {version!r}")
-    record = next(s for s in storage.list_submissions(engine) if s.id == runs[0].submission_id)
+        raise NotStoredError(f"{record.label} has no stored runs to check against")
     report = CheckReport(agent=record.label, tolerance=tolerance)
     try:
         source = resolve(record.source)

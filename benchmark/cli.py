@@ -319,8 +319,8 @@ def check(
     progress: ProgressOption = None,
 ) -> None:
     """Re-evaluate a stored agent with the current code; exit 1 on a significant fall."""
-    from benchmark.check import CheckUsageError
     from benchmark.check import check as run_check
+    from benchmark.results import NotStoredError
 
     engine = engine_for(db)
     try:
@@ -328,7 +328,7 @@ def check(
             engine, name, version, tolerance=tolerance, workers=workers, batch_size=batch_size,
             progress=show_progress(progress),
         )  # fmt: skip
-    except (UnknownNameError, CheckUsageError) as error:
+    except (UnknownNameError, NotStoredError) as error:
         raise usage_error(str(error)) from None
     table = Table(title=f"check {report.agent} (tolerance {report.tolerance})")
     for column in ("family/split", "objective", "stored", "now", "difference [95% CI]", ""):

@@ -56,11 +56,11 @@ def _family(name: str) -> Family:
 
 
 def _agent(engine, name: str, version: str | None = None):
-    from benchmark.sweep import ViewUsageError, stored_agent
+    from benchmark.results import NotStoredError, stored_agent
 
     try:
         return stored_agent(engine, name, version)
-    except (UnknownNameError, ViewUsageError) as error:
+    except (UnknownNameError, NotStoredError) as error:
         raise usage_error(str(error)) from None
 
 
@@ -140,8 +140,9 @@ def sweep(
     Runs (and each point's reference runs) are stored like any other and re-used
     when already stored.
     """
+    from benchmark.results import NotStoredError
     from benchmark.submission import FAILED
-    from benchmark.sweep import ViewUsageError, run_sweep, sweep_points
+    from benchmark.sweep import run_sweep, sweep_points
 
     engine = engine_for(db)
     chosen = _family(family)
@@ -153,7 +154,7 @@ def sweep(
                 engine, record, chosen, sweep_points(points), workers=workers,
                 batch_size=batch_size, progress=show_progress(progress), n_seeds=seeds,
             )  # fmt: skip
-        except ViewUsageError as error:
+        except NotStoredError as error:
             raise usage_error(str(error)) from None
         for outcome in outcomes:
             if outcome.status == FAILED:
@@ -289,7 +290,7 @@ def compare(
 ) -> None:
     """Is A better than B? Probability of improvement and paired differences, with 95% CIs."""
     from benchmark.compare import compare as run_compare
-    from benchmark.sweep import ViewUsageError
+    from benchmark.results import NotStoredError
 
     engine = engine_for(db)
     if family is not None:
@@ -298,7 +299,7 @@ def compare(
     _agent(engine, b)
     try:
         result = run_compare(engine, a, b, family=family)
-    except (UnknownNameError, ViewUsageError) as error:
+    except (UnknownNameError, NotStoredError) as error:
         raise usage_error(str(error)) from None
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))

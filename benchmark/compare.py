@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 import envs
 from benchmark import results, storage
-from benchmark.results import AgentResult, Scorer
+from benchmark.results import AgentResult, NotStoredError, Scorer, stored_agent
 from benchmark.scoring import SCORING_SEED, ScoringError
 from benchmark.stats import (
     DEFAULT_CONFIDENCE,
@@ -35,7 +35,6 @@ from benchmark.stats import (
     paired_difference,
     probability_of_improvement,
 )
-from benchmark.sweep import ViewUsageError, stored_agent
 
 Matrices = Mapping[str, np.ndarray]
 
@@ -190,7 +189,7 @@ def compare(
         for split in shared:
             run_a, run_b = ra.splits[split].run, rb.splits[split].run
             # The leaderboard's current target of that split (its fingerprint's).
-            target = results._current_targets().get(run_a.fingerprint)
+            target = results.current_targets().get(run_a.fingerprint)
             if target is None or run_b.fingerprint != run_a.fingerprint:
                 comparison.notes.append(f"{fam.name}/{split}: not the same environment, skipped")
                 continue
@@ -219,7 +218,7 @@ def compare(
         intended_of += [fam.intended.name] * len(strata_a)
     if not comparison.rows:
         where = f" on {family}" if family else ""
-        raise ViewUsageError(
+        raise NotStoredError(
             f"{record_a.label} and {record_b.label} share no scored split{where}: "
             "submit both on the same splits first"
         )

@@ -21,6 +21,7 @@ from benchmark.episodes import Episodes
 from benchmark.runner import Target, split_target
 from benchmark.scoring import Normaliser, Score, ScoringError, normalised_matrices, normalisers
 from benchmark.scoring import score as score_strata
+from envs.family import UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class AgentResult:
 
 
 @cache
-def _current_targets() -> dict[str, Target]:
+def current_targets() -> dict[str, Target]:
     """The current fingerprint of every registered split, mapped to its target."""
     targets = {}
     for family in envs.FAMILIES.values():
@@ -66,6 +67,31 @@ def _current_targets() -> dict[str, Target]:
             target = split_target(family, split.name)
             targets[target.fingerprint] = target
     return targets
+
+
+class NotStoredError(LookupError):
+    """Nothing stored to work on (no such agent version, no runs); the message says what."""
+
+
+def stored_agent(engine: Engine, name: str, version: str | None = None) -> storage.SubmissionRecord:
+    """The stored (non-reference) submission ``name``, its newest version by default.
+
+    Raises :class:`UnknownNameError` (with the nearest stored name) or :class:`NotStoredError`.
+    """
+    records = [r for r in storage.list_submissions(engine) if r.kind != "reference"]
+    mine = [r for r in records if r.name == name]
+    if not mine:
+        known = sorted({r.name for r in records})
+        if not known:
+            raise NotStoredError(f"no stored agent named {name!r}: the database holds no agents")
+        raise UnknownNameError("stored agent", name, known)
+    if version is None:
+        return max(mine, key=lambda r: r.id)
+    for record in mine:
+        if record.version == version:
+            return record
+    versions = ", ".join(sorted(r.version for r in mine))
+    raise NotStoredError(f"agent {name!r} has no version {version!r} (stored: {versions})")
 
 
 class Scorer:
@@ -124,7 +150,7 @@ class Scorer:
         unless ``all_versions``, ranked by alignment on the shifts (best first)."""
         if family is not None:
             envs.get_family(family)  # an unknown name raises with a suggestion
-        targets = _current_targets()
+        targets = current_targets()
         runs = [
             r
             for r in storage.latest_runs(self.engine, family=family, name=name)

@@ -20,42 +20,17 @@ from sqlalchemy import Engine
 
 from benchmark import storage
 from benchmark.agents import AgentLoadError, resolve
-from benchmark.results import Scorer
+from benchmark.results import NotStoredError, Scorer
 from benchmark.runner import DEFAULT_BATCH_SIZE, Target, shift_target, split_target
 from benchmark.scoring import Score, ScoringError
 from benchmark.scoring import score as score_strata
 from benchmark.submission import Job, RunOutcome, reference_jobs, run_jobs
-from envs.family import Family, UnknownNameError
+from envs.family import Family
 
 #: The default number of points of a sweep (0 = train ... 1 = canonical shift).
 DEFAULT_POINTS = 6
 
 _SHIFT_SPLIT = re.compile(r"^shift=(\d+(?:\.\d+)?)$")
-
-
-class ViewUsageError(LookupError):
-    """A request the stored data cannot answer (no such agent, no stored runs); says why."""
-
-
-def stored_agent(engine: Engine, name: str, version: str | None = None) -> storage.SubmissionRecord:
-    """The stored (non-reference) submission ``name`` (its newest version by default).
-
-    Raises :class:`UnknownNameError` (with the nearest stored name) or :class:`ViewUsageError`.
-    """
-    records = [r for r in storage.list_submissions(engine) if r.kind != "reference"]
-    mine = [r for r in records if r.name == name]
-    if not mine:
-        known = sorted({r.name for r in records})
-        if not known:
-            raise ViewUsageError(f"no stored agent named {name!r}: the database holds no agents")
-        raise UnknownNameError("stored agent", name, known)
-    if version is None:
-        return max(mine, key=lambda r: r.id)
-    for record in mine:
-        if record.version == version:
-            return record
-    versions = ", ".join(sorted(r.version for r in mine))
-    raise ViewUsageError(f"agent {name!r} has no version {version!r} (stored: {versions})")
 
 
 def sweep_points(n: int = DEFAULT_POINTS) -> list[float]:
@@ -116,17 +91,17 @@ def run_sweep(
     """Evaluate (and store) the agent and every point's references; re-uses stored runs.
 
     The agent is loaded again from its stored ``source``; if that changed since it was
-    stored (another checksum) a :class:`ViewUsageError` says so, since its runs would
+    stored (another checksum) a :class:`NotStoredError` says so, since its runs would
     no longer be the stored version's.
     """
     try:
         source = resolve(record.source)
     except AgentLoadError as error:
-        raise ViewUsageError(
+        raise NotStoredError(
             f"cannot load {record.label} from {record.source!r}: {error}"
         ) from None
     if source.checksum != record.checksum:
-        raise ViewUsageError(
+        raise NotStoredError(
             f"{record.source} changed since {record.label} was stored (checksum "
             f"{record.checksum[:12]} -> {source.checksum[:12]}): submit it as a new version "
             "before sweeping it"

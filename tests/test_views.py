@@ -30,10 +30,11 @@ from benchmark.compare import compare, compare_strata, paired_capability_differe
 from benchmark.export import export_runs, to_csv, to_json
 from benchmark.plots import CurvePoint, CurveSeries, MapPanel, MapPoint, curve_figure, map_figure
 from benchmark.replay import record, write_gif
+from benchmark.results import stored_agent
 from benchmark.runner import Target, split_target
 from benchmark.stats import Estimate
 from benchmark.submission import Job, reference_jobs, run_jobs
-from benchmark.sweep import load_curve, run_sweep, stored_agent, sweep_points, target_for
+from benchmark.sweep import load_curve, run_sweep, sweep_points, target_for
 
 REPO = Path(__file__).resolve().parent.parent
 FAMILY = envs.get_family("keys_chests")
@@ -76,7 +77,7 @@ def db(tmp_path_factory):
 def small_splits(monkeypatch):
     """Make the 8-seed targets the leaderboard's current splits (as if fully evaluated)."""
     current = {t.fingerprint: t for t in small_targets()}
-    monkeypatch.setattr(results, "_current_targets", lambda: current)
+    monkeypatch.setattr(results, "current_targets", lambda: current)
 
 
 def engine_of(path: Path):
