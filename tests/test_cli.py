@@ -10,6 +10,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+#: Keeps the end-to-end runs small: one family's train split, inline.
+TRAIN_ONLY = ("--family", "keys_chests", "--split", "train", "--workers", "1")
+
 
 def mesabench(*args: str, db: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200"}
@@ -29,8 +32,7 @@ def db(tmp_path_factory):
         ("baselines/random_agent.py:factory", "random"),
         ("baselines/keys_chests.py:aligned_oracle", "aligned_oracle"),
     ]:
-        done = mesabench("submit", reference, "--name", name, "--split", "train",
-                         "--workers", "1", db=path)  # fmt: skip
+        done = mesabench("submit", reference, "--name", name, *TRAIN_ONLY, db=path)
         assert done.returncode == 0, done.stderr
     return path
 
@@ -46,8 +48,9 @@ def test_envs_lists_every_split_with_its_id():
 
 
 def test_submit_ranks_and_a_resubmission_is_reused(db):
-    again = mesabench("submit", "baselines/random_agent.py:factory", "--name", "random",
-                      "--split", "train", "--workers", "1", db=db)  # fmt: skip
+    again = mesabench(
+        "submit", "baselines/random_agent.py:factory", "--name", "random", *TRAIN_ONLY, db=db
+    )
     assert again.returncode == 0, again.stderr
     assert "re-used, not evaluated again" in again.stdout
     assert "ranks 2 of 2" in again.stdout
@@ -82,8 +85,7 @@ def test_unknown_names_exit_2_with_a_suggestion(db):
 def test_a_failing_agent_exits_1_and_keeps_its_good_runs(tmp_path):
     db = tmp_path / "flaky.db"
     done = mesabench("submit", "tests/agents/misbehaving.py:fails_on_many_keys", "--name",
-                     "flaky", "--split", "train", "--split", "many_keys", "--workers", "1",
-                     db=db)  # fmt: skip
+                     "flaky", *TRAIN_ONLY, "--split", "many_keys", db=db)  # fmt: skip
     assert done.returncode == 1
     assert "keys_chests/many_keys" in done.stderr and "boom" in done.stderr
     rows = json.loads(mesabench("leaderboard", "--json", db=db).stdout)
@@ -94,8 +96,7 @@ def test_check_passes_unchanged_and_fails_a_regression(db, tmp_path):
     assert mesabench("check", "random", "--workers", "1", db=db).returncode == 0
     agent = tmp_path / "agent.py"
     agent.write_text("from baselines.keys_chests import aligned_oracle as factory\n")
-    done = mesabench("submit", f"{agent}:factory", "--name", "mine", "--split", "train",
-                     "--workers", "1", db=db)  # fmt: skip
+    done = mesabench("submit", f"{agent}:factory", "--name", "mine", *TRAIN_ONLY, db=db)
     assert done.returncode == 0, done.stderr
     ok = mesabench("check", "mine", "--workers", "1", db=db)
     assert ok.returncode == 0, ok.stdout + ok.stderr

@@ -108,10 +108,18 @@ def test_metadata_and_shared_spaces(family_name: str, split_name: str) -> None:
         assert env.action_space(agent) == first_act
 
 
+#: PettingZoo's API test warns when ``agents`` is empty while some of
+#: ``possible_agents`` never ended. In a family with births that is by design:
+#: ``possible_agents`` lists every id that *can* be born, and ids are never
+#: revived (which the same test forbids), so the unborn never end.
+UNBORN_WARNING = "No agents present but not all possible_agents are terminated or truncated"
+
+
 @pytest.mark.parametrize(("family_name", "split_name"), CASES)
 def test_parallel_api(family_name: str, split_name: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message=UNBORN_WARNING)
         parallel_api_test(make(family_name, split_name), num_cycles=200)
 
 

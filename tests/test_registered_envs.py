@@ -22,8 +22,13 @@ N_STEPS = 300
 
 
 def family_of(env_id: str) -> Family:
+    """The family an id belongs to: one of its splits, or a PettingZoo family's view."""
     for family in FAMILIES.values():
-        if any(s.env_id == env_id for s in (*family.splits, *family.legacy_splits)):
+        splits = (*family.splits, *family.legacy_splits)
+        ids = {s.env_id for s in splits}
+        if family.view_entry_point:
+            ids |= {family.view_id(s.name) for s in family.splits}
+        if env_id in ids:
             return family
     raise LookupError(f"{env_id} is registered but belongs to no family")
 
