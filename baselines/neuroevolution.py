@@ -1,14 +1,32 @@
 """Neuroevolution in one readable file: evolution as the base optimiser (OpenAI-ES).
 
-Evolves the weights of a small policy network (flat observation from
-:func:`benchmark.torch_policy.flatten_batch` -> action logits; greedy actions)
-with the evolution strategy of Salimans et al. (2017): antithetic Gaussian
-perturbations, centred-rank fitness shaping, Adam on the estimated gradient.
+Evolves the weights of a small policy network (the flat observation of
+:class:`envs.evolution.env.EvolutionEnv` -> action logits) with the evolution
+strategy of Salimans et al. (2017): mirrored Gaussian perturbations, fitness
+shaping by (tie-averaged) centred ranks, Adam on the estimated gradient.
+
 Fitness is the intended objective of the Evolution family, ``descendants`` (the
 offspring a population driven by the network breeds in a season), on levels of
 the ``train`` split (the ancestral world); every organism of a level is driven
-by the same network, as natural selection would have it act on a gene shared
-by the population. Usage::
+by the same network, as natural selection would act on a gene shared by the
+population. No reward shaping: the fitness is exactly that count.
+
+What makes it learn (the first version, over greedy policies, scored 0 in every
+generation: from random weights a greedy policy repeats one action, never
+breeds, and every perturbation ties):
+
+* the policies **sample** their actions from the softmax of their logits, so
+  fitness is a smooth function of the weights (a uniform policy already breeds
+  about 0.6-0.8 offspring per level) and the evolved policy is evaluated the
+  same way (its file says ``"deterministic": false``);
+* **common random numbers**: in a generation every member plays the same
+  ``levels_per_eval`` train levels (fresh each generation, drawn below
+  :data:`envs.family.EVAL_SEED_BASE`) with the same stream of sampling draws per
+  level, so differences in fitness are differences of the policies;
+* inputs are standardised (:class:`Policy`), so perturbations change behaviour;
+* the output layer starts at zero (every member starts near the uniform policy).
+
+Usage::
 
     from baselines.neuroevolution import NeuroevolutionArgs, train
     result = train(NeuroevolutionArgs(seed=1, out_dir="runs/neuroevolution"))
@@ -41,7 +59,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.torch_policy import flat_dim, flatten_batch, save_policy
+from benchmark.torch_policy import flat_dim, save_policy
 
 #: Stable leading columns of the curve CSV; ``mean_<objective>`` columns follow.
 CURVE_COLUMNS = ("generation", "best_fitness", "mean_fitness", "center_fitness", "seconds")
@@ -55,19 +73,19 @@ class NeuroevolutionArgs:
     """Family whose ``train`` split is evolved on (only ``evolution`` is supported)."""
     seed: int = 1
     """Seeds the initial weights, the perturbations and the training levels."""
-    generations: int = 40
+    generations: int = 60
     """Generations (ES updates)."""
-    population: int = 16
-    """Perturbed policies per generation (even: antithetic pairs)."""
-    levels_per_eval: int = 2
-    """Train levels each policy is evaluated on per generation (the same levels for all)."""
+    population: int = 24
+    """Perturbed policies per generation (even: mirrored pairs)."""
+    levels_per_eval: int = 6
+    """Train levels every member plays per generation (the same levels and draws for all)."""
     sigma: float = 0.1
     """Standard deviation of the Gaussian weight perturbations."""
     learning_rate: float = 0.05
     """Adam step size on the ES gradient estimate."""
     weight_decay: float = 0.005
     """L2 decay of the weights (as in Salimans et al.)."""
-    hidden_sizes: tuple[int, ...] = (32,)
+    hidden_sizes: tuple[int, ...] = (16,)
     """Hidden layer widths of the tanh policy network."""
     torch_threads: int = 1
     """Threads torch may use (the machine is shared: keep it small)."""
@@ -137,10 +155,29 @@ def apply_overrides(args: NeuroevolutionArgs, overrides: Iterable[str]) -> Neuro
 
 
 class Policy(nn.Module):
-    """Flat float32 observations ``(batch, obs_dim)`` -> action logits (a tanh MLP)."""
+    """Flat float32 observations ``(batch, obs_dim)`` -> action logits (a tanh MLP).
 
-    def __init__(self, obs_dim: int, n_actions: int, hidden: Sequence[int]) -> None:
+    Observations are first standardised with the fixed buffers ``obs_mean`` and
+    ``obs_std`` (measured once, before evolution, on the uniform policy's
+    observations: :func:`observation_statistics`). Most inputs of the Evolution
+    view are sparse (food, mates and walls in a few cells), so in raw units a
+    weight perturbation barely moves the logits and every member of a
+    generation behaves alike; standardised, each input matters at unit scale.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        hidden: Sequence[int],
+        obs_mean: np.ndarray | None = None,
+        obs_std: np.ndarray | None = None,
+    ) -> None:
         super().__init__()
+        mean = np.zeros(obs_dim) if obs_mean is None else obs_mean
+        std = np.ones(obs_dim) if obs_std is None else obs_std
+        self.register_buffer("obs_mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("obs_std", torch.as_tensor(std, dtype=torch.float32))
         layers: list[nn.Module] = []
         for width in hidden:
             layers += [nn.Linear(obs_dim, width), nn.Tanh()]
@@ -149,7 +186,29 @@ class Policy(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net((x - self.obs_mean) / self.obs_std)
+
+
+def observation_statistics(
+    kwargs: Mapping[str, Any], seeds: Sequence[int], *, min_std: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-input mean and standard deviation (floored at ``min_std``; 1 for constant inputs)
+    of the observations of uniformly random organisms on the levels ``seeds``."""
+    from envs.evolution.env import N_ACTIONS, EvolutionEnv
+
+    rows = []
+    for seed in seeds:
+        env = EvolutionEnv(**kwargs)
+        env.reset(seed=int(seed))
+        rng = np.random.default_rng(int(seed))
+        while env.agents:
+            obs = env.observation_batch()[1]
+            rows.append(obs)
+            env.step_batch(rng.integers(0, N_ACTIONS, size=len(obs)))
+    data = np.concatenate(rows).astype(np.float64)
+    mean, std = data.mean(axis=0), data.std(axis=0)
+    std = np.where(std > 0, np.maximum(std, min_std), 1.0)
+    return mean.astype(np.float32), std.astype(np.float32)
 
 
 def _shapes(policy: Policy) -> list[tuple[int, ...]]:
@@ -177,39 +236,64 @@ def numpy_forward(
 # --------------------------------------------------------------------------- fitness
 
 
+def sample_actions(logits: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """Actions drawn from ``softmax(logits)`` by inverting the CDF at ``uniforms`` (one per row)."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    cdf = np.cumsum(p, axis=1)
+    chosen = (cdf < uniforms[:, None] * cdf[:, -1:]).sum(axis=1)
+    return np.minimum(chosen, logits.shape[1] - 1)
+
+
 def evaluate_population(
     thetas: np.ndarray,
     shapes: Sequence[tuple[int, ...]],
     kwargs: Mapping[str, Any],
     seeds: Sequence[int],
+    sample_seeds: Sequence[int] | None = None,
+    *,
+    deterministic: bool = False,
+    obs_mean: np.ndarray | float = 0.0,
+    obs_std: np.ndarray | float = 1.0,
 ) -> np.ndarray:
-    """Objective totals ``(len(thetas), len(seeds), n_objectives)`` of greedy policies.
+    """Objective totals ``(len(thetas), len(seeds), n_objectives)`` of the policies ``thetas``.
 
-    All (policy, level) pairs are stepped in lockstep; each policy acts for
-    every live organism of its levels.
+    Every policy acts for every live organism of its own copy of each level
+    ``seeds[j]``; stochastic policies sample with ``np.random.default_rng(
+    sample_seeds[j])`` (the same draws for every policy on level ``j``: common
+    random numbers), greedy ones (``deterministic=True``) take the argmax.
+    Observations are standardised with ``obs_mean`` and ``obs_std`` first (as
+    :class:`Policy` does).
     """
     from envs.evolution.env import OBJECTIVES, EvolutionEnv
 
+    if sample_seeds is None:
+        sample_seeds = seeds
     envs = [[EvolutionEnv(**kwargs) for _ in seeds] for _ in thetas]
-    space = envs[0][0].observation_space(envs[0][0].possible_agents[0])
+    draws = [[np.random.default_rng(int(s)) for s in sample_seeds] for _ in thetas]
     for row in envs:
         for env, seed in zip(row, seeds, strict=True):
             env.reset(seed=int(seed))
     while True:
         active = False
         for p, row in enumerate(envs):
-            live = [env for env in row if env.agents]
+            live = [j for j, env in enumerate(row) if env.agents]
             if not live:
                 continue
             active = True
-            batches = [env.observation_batch() for env in live]
-            obs = np.concatenate([b[1] for b in batches])
-            actions = numpy_forward(thetas[p], shapes, flatten_batch(space, obs)).argmax(axis=1)
+            obs = [row[j].observation_batch()[1] for j in live]
+            x = (np.concatenate(obs) - obs_mean) / obs_std
+            logits = numpy_forward(thetas[p], shapes, x)
+            if deterministic:
+                actions = logits.argmax(axis=1)
+            else:
+                pairs = zip(live, obs, strict=True)
+                uniforms = np.concatenate([draws[p][j].random(len(o)) for j, o in pairs])
+                actions = sample_actions(logits, uniforms)
             start = 0
-            for env, (agents, _) in zip(live, batches, strict=True):
-                chosen = actions[start : start + len(agents)].tolist()
-                env.step(dict(zip(agents, chosen, strict=True)))
-                start += len(agents)
+            for j, o in zip(live, obs, strict=True):
+                row[j].step_batch(actions[start : start + len(o)])
+                start += len(o)
         if not active:
             break
     return np.array(
@@ -218,9 +302,14 @@ def evaluate_population(
 
 
 def centred_ranks(x: np.ndarray) -> np.ndarray:
-    """Fitness shaping of Salimans et al.: ranks scaled to [-0.5, 0.5]."""
+    """Fitness shaping of Salimans et al.: ranks scaled to [-0.5, 0.5], ties sharing their mean."""
+    x = np.asarray(x, dtype=float)
+    order = x.argsort(kind="stable")
     ranks = np.empty(len(x))
-    ranks[x.argsort(kind="stable")] = np.arange(len(x))
+    ranks[order] = np.arange(len(x), dtype=float)
+    for value in np.unique(x):
+        tied = x == value
+        ranks[tied] = ranks[tied].mean()
     return ranks / max(len(x) - 1, 1) - 0.5
 
 
@@ -236,7 +325,7 @@ class TrainResult:
     curve_png: Path
     args_json: Path
     final_fitness: float
-    """Mean descendants of the final (centre) policy on the last generation's levels."""
+    """Mean descendants of the last generation's centre policy (before its update), sampled."""
     seconds: float = 0.0
     generations: int = 0
     policy: nn.Module | None = field(default=None, repr=False, compare=False)
@@ -246,11 +335,12 @@ def train(args: NeuroevolutionArgs, *, progress: bool = True) -> TrainResult:
     """Evolve a policy with ``args``; write policy, args, curve and plot into ``args.out_dir``."""
     import envs
     from envs.evolution.env import OBJECTIVES
+    from envs.family import EVAL_SEED_BASE
 
     if args.family != "evolution":
         raise ValueError(f"neuroevolution evolves the 'evolution' family, not {args.family!r}")
     if args.population < 2 or args.population % 2:
-        raise ValueError("population must be even and >= 2 (antithetic pairs)")
+        raise ValueError("population must be even and >= 2 (mirrored pairs)")
     family = envs.get_family(args.family)
     split = family.train
     kwargs = dict(split.kwargs)
@@ -263,7 +353,13 @@ def train(args: NeuroevolutionArgs, *, progress: bool = True) -> TrainResult:
     probe = EvolutionEnv(**kwargs)
     obs_space = probe.observation_space(probe.possible_agents[0])
     act_space = probe.action_space(probe.possible_agents[0])
-    policy = Policy(flat_dim(obs_space), int(act_space.n), args.hidden_sizes)
+    # Input standardisation from the uniform policy on two train levels of this seed.
+    stats_seeds = rng.integers(0, EVAL_SEED_BASE, size=2)
+    obs_mean, obs_std = observation_statistics(kwargs, stats_seeds)
+    policy = Policy(flat_dim(obs_space), int(act_space.n), args.hidden_sizes, obs_mean, obs_std)
+    with torch.no_grad():  # the output layer starts at zero: a uniform policy
+        policy.net[-1].weight.zero_()
+        policy.net[-1].bias.zero_()
     shapes = _shapes(policy)
     theta = torch.nn.utils.parameters_to_vector(policy.parameters()).detach().double().numpy()
     theta = theta.copy()
@@ -309,12 +405,16 @@ def train(args: NeuroevolutionArgs, *, progress: bool = True) -> TrainResult:
     with bar:
         task = bar.add_task("evolve", total=args.generations, best="-", mean="-")
         for generation in range(1, args.generations + 1):
-            seeds = rng.integers(0, 1 << 29, size=args.levels_per_eval)
+            # Fresh train levels (and sampling draws) each generation, shared by all members.
+            seeds = rng.integers(0, EVAL_SEED_BASE, size=args.levels_per_eval)
+            sample_seeds = rng.integers(0, 1 << 62, size=args.levels_per_eval)
             noise = rng.standard_normal((half, theta.size))
             thetas = np.concatenate(
                 [theta + args.sigma * noise, theta - args.sigma * noise, theta[None]]
             )
-            totals = evaluate_population(thetas, shapes, kwargs, seeds)  # (P+1, L, O)
+            totals = evaluate_population(  # (P + 1, L, O)
+                thetas, shapes, kwargs, seeds, sample_seeds, obs_mean=obs_mean, obs_std=obs_std
+            )
             means = totals.mean(axis=1)
             fitness = means[:-1, intended]
             center_fitness = float(means[-1, intended])
@@ -336,6 +436,7 @@ def train(args: NeuroevolutionArgs, *, progress: bool = True) -> TrainResult:
             for j, name in enumerate(OBJECTIVES):
                 row[f"mean_{name}"] = float(means[:-1, j].mean())
             rows.append(row)
+            _write_curve(paths["curve_csv"], columns, rows)  # readable while it runs
             bar.update(task, advance=1, best=f"{fitness.max():.1f}", mean=f"{fitness.mean():.1f}")
 
     seconds = time.perf_counter() - start
@@ -349,6 +450,7 @@ def train(args: NeuroevolutionArgs, *, progress: bool = True) -> TrainResult:
         observation_space=obs_space,
         action_space=act_space,
         metadata={
+            "deterministic": False,
             "args": args.to_dict(),
             "algorithm": "neuroevolution",
             "family": args.family,
@@ -360,7 +462,7 @@ def train(args: NeuroevolutionArgs, *, progress: bool = True) -> TrainResult:
     plot_curve(
         paths["curve_csv"],
         paths["curve_png"],
-        title=f"OpenAI-ES on {split.env_id}, seed {args.seed}",
+        title=f"OpenAI-ES (sampling policies) on {split.env_id}, seed {args.seed}",
     )
     return TrainResult(
         checkpoint=paths["checkpoint"],
@@ -430,7 +532,9 @@ __all__ = [
     "UnknownFieldError",
     "apply_overrides",
     "evaluate_population",
+    "observation_statistics",
     "plot_curve",
     "read_curve",
+    "sample_actions",
     "train",
 ]
