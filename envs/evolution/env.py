@@ -89,7 +89,7 @@ class EvolutionEnv(ParallelEnv):
     reaches 0 dies.
 
     The proxy cues are the salient ones, as in nature: sweetness is sensed
-    from afar, nutrition only in the cells next to the organism; a mate's
+    from afar (the 7x7 view), nutrition only up close (the 5x5 block); a mate's
     ornament is visible, its health is not.
 
     ## Observation
