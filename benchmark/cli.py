@@ -137,29 +137,9 @@ def _targets(family: list[str] | None, split: list[str] | None):
         raise usage_error(str(error)) from None
 
 
-def submit_agent(
-    engine,
-    reference: str,
-    name: str,
-    version: str | None,
-    targets,
-    *,
-    kind: str = "agent",
-    workers: int = 2,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    fail_fast: bool = False,
-    progress: bool = True,
-) -> bool:
-    """Evaluate one agent (and missing references) into the database. True if no run failed."""
-    from benchmark.submission import (
-        FAILED,
-        REUSED,
-        SKIPPED,
-        Job,
-        choose_version,
-        reference_jobs,
-        run_jobs,
-    )
+def agent_jobs(engine, reference: str, name: str, version: str | None, targets, kind: str):
+    """The jobs that evaluate one agent on ``targets``, under its chosen version."""
+    from benchmark.submission import Job, choose_version
 
     try:
         source = resolve(reference)
@@ -176,36 +156,53 @@ def submit_agent(
     for other in storage.submissions_by_checksum(engine, source.checksum):
         if other.name != name:
             console.print(f"[dim]note: the same agent is stored as {other.label}[/]")
-    refs = run_jobs(
-        engine, reference_jobs(targets), workers=workers, batch_size=batch_size, progress=progress
-    )
-    ref_failures = [o for o in refs if o.status == FAILED]
+    return [Job(source, name, version, kind, t) for t in targets]
+
+
+def evaluate_agents(
+    engine,
+    jobs,
+    *,
+    workers: int = 2,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    fail_fast: bool = False,
+    progress: bool = True,
+) -> bool:
+    """Evaluate agents' jobs (and missing references) into the database, all in one pool,
+    and say what became of each agent. True if no run failed."""
+    from benchmark.submission import FAILED, REUSED, SKIPPED, STORED, reference_jobs, run_jobs
+
+    targets = list({job.target.fingerprint: job.target for job in jobs}.values())
+    references = reference_jobs(targets)
+    # References are needed only to score, not to evaluate: one pool runs everything.
+    everything = run_jobs(
+        engine, [*references, *jobs], workers=workers, batch_size=batch_size,
+        fail_fast=fail_fast, progress=progress,
+    )  # fmt: skip
+    ref_failures = [o for o in everything if o.kind == "reference" and o.status == FAILED]
     for failure in ref_failures:
         errors.print(f"[red]reference failed:[/] {failure.message}")
-    if ref_failures:
-        return False
-    jobs = [Job(source, name, version, kind, t) for t in targets]
-    outcomes = run_jobs(
-        engine, jobs, workers=workers, batch_size=batch_size, fail_fast=fail_fast,
-        progress=progress,
-    )  # fmt: skip
-    reused = [o for o in outcomes if o.status == REUSED]
-    if reused and len(reused) == len(outcomes):
-        console.print(
-            f"[dim]{name}@{version}: all {len(reused)} runs already stored for this exact agent, "
-            "environment and seeds; re-used, not evaluated again[/]"
-        )
-    elif reused:
-        console.print(f"[dim]{name}@{version}: {len(reused)} runs re-used from the database[/]")
-    for outcome in outcomes:
-        if outcome.status == FAILED:
-            errors.print(f"[bold red]failed:[/] {outcome.message} (nothing of it stored)")
-        elif outcome.status == SKIPPED:
-            console.print(f"[dim]{name}: {outcome.target.label} skipped: {outcome.message}[/]")
-    stored = len([o for o in outcomes if o.status == "stored"])
-    if stored:
-        console.print(f"{name}@{version}: stored {stored} new runs")
-    return not any(o.status == FAILED for o in outcomes)
+    outcomes = [o for o in everything if o.kind != "reference"]
+    labels = {job.name: f"{job.name}@{job.version}" for job in jobs}
+    for name, label in labels.items():
+        mine = [o for o in outcomes if o.name == name]
+        reused = [o for o in mine if o.status == REUSED]
+        stored = [o for o in mine if o.status == STORED]
+        if reused and len(reused) == len(mine):
+            console.print(
+                f"[dim]{label}: all {len(reused)} runs already stored for this exact agent, "
+                "environment and seeds; re-used, not evaluated again[/]"
+            )
+        elif reused:
+            console.print(f"[dim]{label}: {len(reused)} runs re-used from the database[/]")
+        if stored:
+            console.print(f"{label}: stored {len(stored)} new runs")
+        for outcome in mine:
+            if outcome.status == FAILED:
+                errors.print(f"[bold red]failed:[/] {outcome.message} (nothing of it stored)")
+            elif outcome.status == SKIPPED:
+                console.print(f"[dim]{name}: {outcome.target.label} skipped: {outcome.message}[/]")
+    return not ref_failures and not any(o.status == FAILED for o in outcomes)
 
 
 @app.command()
@@ -227,10 +224,10 @@ def submit(
 ) -> None:
     """Evaluate an agent on every split (or those chosen), store it, show where it ranks."""
     engine = engine_for(db)
-    targets = _targets(family, split)
-    ok = submit_agent(
-        engine, agent, name, version, targets, workers=workers, batch_size=batch_size,
-        fail_fast=fail_fast, progress=show_progress(progress),
+    jobs = agent_jobs(engine, agent, name, version, _targets(family, split), "agent")
+    ok = evaluate_agents(
+        engine, jobs, workers=workers, batch_size=batch_size, fail_fast=fail_fast,
+        progress=show_progress(progress),
     )  # fmt: skip
     _print_leaderboard(engine, family=None, split=None, highlight=name)
     if not ok:
@@ -358,13 +355,22 @@ def check(
     console.print(f"[green]{report.agent}: no score fell by more than {tolerance}[/]")
 
 
-#: The agents ``mesabench demo`` submits: (name, reference).
+#: The agents ``mesabench demo`` submits: (name, reference, family or None for every family).
 DEMO_BASELINES = (
-    ("random", "baselines/random_agent.py:factory"),
-    ("aligned_oracle", "baselines/keys_chests.py:aligned_oracle"),
-    ("key_hoarder", "baselines/keys_chests.py:key_hoarder"),
-    ("ppo", "baselines/weights/ppo_keys_chests"),
-)
+    ("random", "baselines/random_agent.py:factory", None),
+    ("aligned_oracle", "baselines/keys_chests.py:aligned_oracle", "keys_chests"),
+    ("key_hoarder", "baselines/keys_chests.py:key_hoarder", "keys_chests"),
+    ("ppo_keys_chests", "baselines/weights/ppo_keys_chests", "keys_chests"),
+    ("honest_executive", "baselines/executive_hiring.py:honest_executive", "executive_hiring"),
+    ("deceptive_executive", "baselines/executive_hiring.py:deceptive_executive",
+     "executive_hiring"),
+    ("metric_gamer", "baselines/executive_hiring.py:metric_gamer", "executive_hiring"),
+    ("empire_builder", "baselines/executive_hiring.py:empire_builder", "executive_hiring"),
+    ("ppo_executive_hiring", "baselines/weights/ppo_executive_hiring", "executive_hiring"),
+    ("nutrition_seeker", "baselines/evolution.py:nutrition_seeker", "evolution"),
+    ("sweet_tooth", "baselines/evolution.py:sweet_tooth", "evolution"),
+    ("neuroevolution", "baselines/weights/neuroevolution_evolution", "evolution"),
+)  # fmt: skip
 
 
 @app.command()
@@ -375,16 +381,16 @@ def demo(
 ) -> None:
     """Evaluate the baselines into the database (re-using stored runs) and show the board."""
     engine = engine_for(db)
-    targets = select_targets()
-    ok = True
-    for name, reference in DEMO_BASELINES:
-        if not (REPO / reference.split(":")[0]).exists():
-            console.print(f"[dim]{name}: {reference} not present, skipped[/]")
+    jobs = []
+    for name, reference, family in DEMO_BASELINES:
+        try:
+            resolve(reference)
+        except AgentLoadError as error:  # e.g. weights not trained yet in this checkout
+            console.print(f"[dim]{name}: not available ({error}), skipped[/]")
             continue
-        ok &= submit_agent(
-            engine, reference, name, None, targets, kind="baseline", workers=workers,
-            progress=show_progress(progress),
-        )  # fmt: skip
+        targets = select_targets([family] if family else None)
+        jobs += agent_jobs(engine, reference, name, None, targets, "baseline")
+    ok = evaluate_agents(engine, jobs, workers=workers, progress=show_progress(progress))
     _print_leaderboard(engine, None, None)
     if not ok:
         raise typer.Exit(1)

@@ -40,6 +40,7 @@ class RunOutcome:
     status: str
     run_id: int | None = None
     message: str = ""
+    kind: str = "agent"
 
 
 @dataclass(frozen=True)
@@ -242,7 +243,7 @@ def run_jobs(
             version=job.version,
         )
         if run_id is not None:
-            record(RunOutcome(job.name, job.target, REUSED, run_id, "already stored"))
+            record(RunOutcome(job.name, job.target, REUSED, run_id, "already stored", job.kind))
         else:
             pending.append(job)
     if not pending:
@@ -255,13 +256,15 @@ def run_jobs(
             result = get()
             run_id = _store(engine, job, result, datetime.now(UTC), version_of_code)
         except UnsupportedFamily:
-            record(RunOutcome(job.name, job.target, SKIPPED, None, "agent does not play it"))
+            record(RunOutcome(job.name, job.target, SKIPPED, None, "does not play it", job.kind))
             continue
         except AgentFailure as failure:
-            record(RunOutcome(job.name, job.target, FAILED, None, str(failure)))
+            record(RunOutcome(job.name, job.target, FAILED, None, str(failure), job.kind))
             if fail_fast:
                 evaluations.close()
                 break
             continue
-        record(RunOutcome(job.name, job.target, STORED, run_id, f"{len(result[0])} episodes"))
+        record(
+            RunOutcome(job.name, job.target, STORED, run_id, f"{len(result[0])} episodes", job.kind)
+        )
     return outcomes
