@@ -397,11 +397,17 @@ def demo(
 
 
 @app.command()
-def perf(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def perf(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    with_demo: Annotated[
+        bool,
+        typer.Option("--demo/--no-demo", help="Also measure the whole demo's peak memory (slow)."),
+    ] = True,
+) -> None:
     """Measure and print the speed figures quoted in the README (one core)."""
     from benchmark.perf import measure_all, perf_table
 
-    figures = measure_all(progress=not as_json and console.is_terminal)
+    figures = measure_all(progress=not as_json and console.is_terminal, include_demo=with_demo)
     if as_json:
         print(json.dumps(figures, indent=2))
     else:
