@@ -128,12 +128,21 @@ class PPOArgs:
     # --- network ---
     hidden_sizes: tuple[int, ...] = (128, 128)
     """Hidden layer widths of the actor and of the critic (two separate tanh MLPs)."""
+    conv_channels: tuple[int, ...] = ()
+    """If not empty, a conv net with these channel counts reads the observation's image
+    (e.g. ``view``) before the MLP; empty: the MLP reads the flat observation directly."""
 
     # --- machinery ---
     torch_threads: int = 1
     """Threads torch may use (the machine is shared: keep it small)."""
     out_dir: str = "runs/ppo"
     """Directory the checkpoint, arguments, curve CSV and plot are written to."""
+
+    def __post_init__(self) -> None:
+        # Store exactly what JSON gives back, so that arguments round-trip through it.
+        self.env_kwargs = json.loads(json.dumps(self.env_kwargs))
+        self.hidden_sizes = tuple(int(n) for n in self.hidden_sizes)
+        self.conv_channels = tuple(int(n) for n in self.conv_channels)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible dict of every field (tuples become lists)."""
@@ -253,29 +262,101 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, out_std: float) -> nn.
     return nn.Sequential(*layers)
 
 
+#: Where an image (a 3-d Box, channels first) sits in a flat observation: (offset, (C, H, W)).
+ImageSlot = tuple[int, tuple[int, int, int]]
+
+
+def image_slot(space: gym.Space) -> ImageSlot | None:
+    """The first channels-first image of ``space`` (itself, or an entry of a Dict), if any."""
+    if isinstance(space, spaces.Box) and len(space.shape) == 3:
+        return 0, tuple(space.shape)  # type: ignore[return-value]
+    if isinstance(space, spaces.Dict):
+        offset = 0
+        for sub in space.spaces.values():
+            if isinstance(sub, spaces.Box) and len(sub.shape) == 3:
+                return offset, tuple(sub.shape)  # type: ignore[return-value]
+            offset += flat_dim(sub)
+    return None
+
+
+class Torso(nn.Module):
+    """Flat observations -> features: identity, or a small conv net over the image part.
+
+    With ``channels`` and an image slot, the image is cut out of the flat input,
+    unflattened to ``(C, H, W)`` and convolved (3x3 kernels, the first with
+    stride 1, the rest with stride 2, ReLU); its features are concatenated with
+    the rest of the flat observation. The module still takes the flat input, so
+    the saved policy's interface does not change.
+    """
+
+    def __init__(self, obs_dim: int, image: ImageSlot | None, channels: Sequence[int]) -> None:
+        super().__init__()
+        self.use_conv = bool(channels) and image is not None
+        self.start, self.end, self.shape = 0, 0, (0, 0, 0)
+        self.out_dim = obs_dim
+        self.conv = nn.Sequential()
+        if self.use_conv and image is not None:
+            offset, (c, h, w) = image
+            self.start, self.end, self.shape = offset, offset + c * h * w, (c, h, w)
+            layers: list[nn.Module] = []
+            for i, width in enumerate(channels):
+                conv = nn.Conv2d(c, width, 3, stride=1 if i == 0 else 2, padding=1)
+                nn.init.orthogonal_(conv.weight, math.sqrt(2))
+                nn.init.constant_(conv.bias, 0.0)
+                layers += [conv, nn.ReLU()]
+                c = width
+            self.conv = nn.Sequential(*layers, nn.Flatten())
+            with torch.no_grad():
+                features = self.conv(torch.zeros(1, *self.shape)).shape[1]
+            self.out_dim = obs_dim - (self.end - self.start) + int(features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.use_conv:
+            return x
+        c, h, w = self.shape
+        image = x[:, self.start : self.end].reshape(-1, c, h, w)
+        rest = torch.cat([x[:, : self.start], x[:, self.end :]], dim=1)
+        return torch.cat([self.conv(image), rest], dim=1)
+
+
 class Actor(nn.Module):
     """Flat float32 observations ``(batch, obs_dim)`` -> action logits ``(batch, n_actions)``.
 
-    This is the module that is saved (TorchScript) as the policy file.
+    This is the module that is saved (``torch.export``) as the policy file.
     """
 
-    def __init__(self, obs_dim: int, n_actions: int, hidden: Sequence[int]) -> None:
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        hidden: Sequence[int],
+        image: ImageSlot | None = None,
+        conv_channels: Sequence[int] = (),
+    ) -> None:
         super().__init__()
-        self.net = mlp(obs_dim, hidden, n_actions, out_std=0.01)
+        self.torso = Torso(obs_dim, image, conv_channels)
+        self.net = mlp(self.torso.out_dim, hidden, n_actions, out_std=0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net(self.torso(x))
 
 
 class Critic(nn.Module):
     """Flat float32 observations -> state value ``(batch,)``."""
 
-    def __init__(self, obs_dim: int, hidden: Sequence[int]) -> None:
+    def __init__(
+        self,
+        obs_dim: int,
+        hidden: Sequence[int],
+        image: ImageSlot | None = None,
+        conv_channels: Sequence[int] = (),
+    ) -> None:
         super().__init__()
-        self.net = mlp(obs_dim, hidden, 1, out_std=1.0)
+        self.torso = Torso(obs_dim, image, conv_channels)
+        self.net = mlp(self.torso.out_dim, hidden, 1, out_std=1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(-1)
+        return self.net(self.torso(x)).squeeze(-1)
 
 
 # --------------------------------------------------------------------------- environment
@@ -394,8 +475,9 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
         raise TypeError(f"PPO here supports Discrete actions, got {act_space}")
     obs_dim, n_actions = flat_dim(obs_space), int(act_space.n)
 
-    actor = Actor(obs_dim, n_actions, args.hidden_sizes)
-    critic = Critic(obs_dim, args.hidden_sizes)
+    image = image_slot(obs_space)
+    actor = Actor(obs_dim, n_actions, args.hidden_sizes, image, args.conv_channels)
+    critic = Critic(obs_dim, args.hidden_sizes, image, args.conv_channels)
     params = [*actor.parameters(), *critic.parameters()]
     optimizer = torch.optim.Adam(params, lr=args.learning_rate, eps=1e-5)
 
@@ -718,9 +800,11 @@ __all__ = [
     "Actor",
     "Critic",
     "PPOArgs",
+    "Torso",
     "TrainResult",
     "UnknownFieldError",
     "apply_overrides",
+    "image_slot",
     "make_vector_env",
     "plot_curve",
     "read_curve",
