@@ -9,8 +9,16 @@ import pytest
 import torch
 
 import envs
-from baselines.ppo import PPOArgs, UnknownFieldError, apply_overrides, make_vector_env, train
-from benchmark.torch_policy import flatten_batch, load_policy, policy_agent
+from baselines.ppo import (
+    Actor,
+    PPOArgs,
+    UnknownFieldError,
+    apply_overrides,
+    image_slot,
+    make_vector_env,
+    train,
+)
+from benchmark.torch_policy import flat_dim, flatten_batch, load_policy, policy_agent, save_policy
 
 FAMILY = envs.get_family("keys_chests")
 ENV_ID = FAMILY.train.env_id
@@ -121,3 +129,17 @@ def test_same_seed_same_weights(tmp_path):
     b = train(short_args(tmp_path / "b", total_steps=4096), progress=False)
     for pa, pb in zip(a.actor.parameters(), b.actor.parameters(), strict=True):
         assert torch.equal(pa, pb)
+
+
+def test_conv_torso_exports_and_acts_like_the_actor(tmp_path):
+    env = make_vector_env(ENV_ID, 16)
+    space = env.single_observation_space
+    actor = Actor(flat_dim(space), 4, (32,), image_slot(space), conv_channels=(8, 8))
+    path = save_policy(
+        actor, tmp_path / "conv.pt", observation_space=space, action_space=env.single_action_space
+    )
+    obs, _ = env.reset(seed=11)
+    flat = torch.from_numpy(flatten_batch(space, obs))
+    with torch.no_grad():
+        expected = actor(flat).argmax(-1).numpy()
+    np.testing.assert_array_equal(policy_agent(path, space).act(obs), expected)
