@@ -23,14 +23,13 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 import envs
 from benchmark import storage
-from benchmark.scoring import ScoringError, normalised_matrices, normalisers
+from benchmark.results import Scorer
+from benchmark.scoring import ScoringError, normalised_matrices
 from benchmark.scoring import score as score_strata
-from benchmark.storage import Environment, Run, Submission
 
 FORMATS = ("json", "csv")
 #: Version of the export layout; bumped when a key changes meaning.
@@ -44,43 +43,17 @@ RUN_KEYS = (
 
 
 def _all_runs(engine: Engine) -> list[dict[str, Any]]:
-    query = (
-        select(
-            Run.id,
-            Submission.name,
-            Submission.version,
-            Submission.kind,
-            Submission.privileged,
-            Submission.checksum,
-            Environment.family,
-            Environment.split,
-            Environment.env_id,
-            Environment.version,
-            Environment.fingerprint,
-            Run.seeds_digest,
-            Run.n_episodes,
-            Run.n_instances,
-            Run.code_version,
-            Run.created_at,
-            Run.duration_s,
-        )
-        .join(Submission, Run.submission_id == Submission.id)
-        .join(Environment, Run.environment_id == Environment.id)
-        .order_by(
-            Environment.family,
-            Environment.split,
-            Environment.env_id,
-            Submission.name,
-            Submission.version,
-            Run.id,
-        )
-    )
-    with Session(engine) as s:
-        rows = [dict(zip(RUN_KEYS, row, strict=True)) for row in s.execute(query)]
-    for row in rows:
-        row["created_at"] = row["created_at"].isoformat()
-        row["duration_s"] = round(float(row["duration_s"]), 3)
+    rows = []
+    for record in storage.all_runs(engine):
+        row = {key: getattr(record, _RECORD_FIELD.get(key, key)) for key in RUN_KEYS}
+        row["created_at"] = record.created_at.isoformat()
+        row["duration_s"] = round(float(record.duration_s), 3)
+        rows.append(row)
     return rows
+
+
+#: Export keys whose RunRecord field has another name.
+_RECORD_FIELD = {"agent": "name"}
 
 
 def _estimate(e) -> dict[str, float]:
@@ -91,22 +64,14 @@ class _Scores:
     """Scores runs against the references of their own fingerprint (cached)."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.cache: dict[str, Any] = {}
+        self.scorer = Scorer(engine)
 
     def normaliser(self, run: dict[str, Any]):
-        key = run["fingerprint"]
-        if key not in self.cache:
-            family = envs.get_family(run["family"])
-            ids = storage.reference_runs(self.engine, key)
-            references = {n: storage.load_episodes(self.engine, i) for n, i in ids.items()}
-            try:
-                self.cache[key] = normalisers(
-                    family.objective_names, references, f"{run['family']}/{run['split']}"
-                )
-            except ScoringError as error:
-                self.cache[key] = error
-        return self.cache[key]
+        label = f"{run['family']}/{run['split']}"
+        try:
+            return self.scorer.normaliser_for(run["family"], run["fingerprint"], label)
+        except ScoringError as error:
+            return error
 
     def scores(self, run: dict[str, Any], episodes) -> tuple[dict | None, str | None]:
         if run["family"] not in envs.FAMILIES:

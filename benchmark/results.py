@@ -108,14 +108,16 @@ class Scorer:
         return self._episodes[run_id]
 
     def normaliser(self, target: Target) -> dict[str, Normaliser]:
-        if target.fingerprint not in self._normalisers:
-            family = envs.get_family(target.family)
-            ids = storage.reference_runs(self.engine, target.fingerprint)
+        return self.normaliser_for(target.family, target.fingerprint, target.label)
+
+    def normaliser_for(self, family: str, fingerprint: str, label: str) -> dict[str, Normaliser]:
+        """Normalisers from the references stored for ``fingerprint`` (raises ScoringError)."""
+        if fingerprint not in self._normalisers:
+            ids = storage.reference_runs(self.engine, fingerprint)
             references = {name: self.episodes(run_id) for name, run_id in ids.items()}
-            self._normalisers[target.fingerprint] = normalisers(
-                family.objective_names, references, target.label
-            )
-        return self._normalisers[target.fingerprint]
+            objectives = envs.get_family(family).objective_names
+            self._normalisers[fingerprint] = normalisers(objectives, references, label)
+        return self._normalisers[fingerprint]
 
     def matrices(self, target: Target, run_id: int) -> dict[str, np.ndarray]:
         return normalised_matrices(self.episodes(run_id), self.normaliser(target))

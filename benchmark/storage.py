@@ -634,6 +634,21 @@ def latest_runs(
         return [RunRecord(*row) for row in s.execute(query)]
 
 
+def all_runs(engine: Engine) -> list[RunRecord]:
+    """Every stored run, in a stable order (family, split, id, agent name, version, run)."""
+    query = (
+        select(*_RUN_COLUMNS)
+        .join(Submission, Run.submission_id == Submission.id)
+        .join(Environment, Run.environment_id == Environment.id)
+        .order_by(
+            Environment.family, Environment.split, Environment.env_id, Submission.name,
+            Submission.version, Run.id,
+        )
+    )  # fmt: skip
+    with Session(engine) as s:
+        return [RunRecord(*row) for row in s.execute(query)]
+
+
 def reference_runs(engine: Engine, fingerprint: str) -> dict[str, int]:
     """Reference policy name (``"random"``, ``"oracle:<objective>"``) -> latest run id on
     the environment with ``fingerprint``. References are submissions of kind ``reference``
