@@ -372,23 +372,21 @@ class _Target:
 
 
 def _resolve(args: PPOArgs) -> _Target:
-    if args.env_id:
-        objectives: tuple[str, ...] = ()
-        try:
-            import envs
-
-            fam = envs.get_family(args.family)
-            if args.env_id in {s.env_id for s in fam.splits}:
-                objectives = fam.objective_names
-        except Exception:
-            pass
-        return _Target(args.env_id, args.family, objectives)
     import envs
 
+    if args.env_id:
+        objectives: tuple[str, ...] = ()
+        if args.family in envs.FAMILIES:
+            fam = envs.get_family(args.family)
+            ids = {s.env_id for s in fam.splits}
+            if fam.view_entry_point:
+                ids |= {fam.view_id(s.name) for s in fam.splits}
+            if args.env_id in ids:
+                objectives = fam.objective_names
+        return _Target(args.env_id, args.family, objectives)
     fam = envs.get_family(args.family)
-    if fam.kind != "gymnasium":
-        raise ValueError(f"PPO trains single-agent (gymnasium) families; {fam.name} is {fam.kind}")
-    return _Target(fam.train.env_id, fam.name, fam.objective_names)
+    # A PettingZoo family trains on its single-agent view of the train split.
+    return _Target(fam.training_env_id, fam.name, fam.objective_names)
 
 
 def make_vector_env(
@@ -696,6 +694,8 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
         metadata={
             "args": args.to_dict(),
             "algorithm": "ppo",
+            # A PPO policy is stochastic; evaluated greedily, a memoryless policy loops.
+            "deterministic": False,
             "family": target.family,
             "seed": args.seed,
             "env_id": target.env_id,

@@ -88,9 +88,12 @@ def test_checkpoint_acts_like_the_actor(trained):
     for _ in range(20):
         observations.append(obs)
         obs, *_ = env.step(env.action_space.sample())
-    agent = policy_agent(result.checkpoint, env.single_observation_space)
+    # Scored as trained (sampling); compared greedily here, where the logits must agree.
+    assert not policy_agent(result.checkpoint, env.single_observation_space).deterministic
+    agent = policy_agent(result.checkpoint, env.single_observation_space, deterministic=True)
     _, meta = load_policy(result.checkpoint)
     assert meta["seed"] == 3 and meta["env_id"] == ENV_ID and meta["global_step"] > 0
+    assert meta["deterministic"] is False
     for batch in observations:
         flat = torch.from_numpy(flatten_batch(env.single_observation_space, batch))
         with torch.no_grad():
