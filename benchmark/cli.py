@@ -370,26 +370,31 @@ DEMO_BASELINES = (
     ("nutrition_seeker", "baselines/evolution.py:nutrition_seeker", "evolution"),
     ("sweet_tooth", "baselines/evolution.py:sweet_tooth", "evolution"),
     ("neuroevolution", "baselines/weights/neuroevolution_evolution", "evolution"),
+    ("ppo_evolution", "baselines/weights/ppo_evolution", "evolution"),
 )  # fmt: skip
 
 
 @app.command()
 def demo(
+    family: FamilyOption = None,
     workers: WorkersOption = 2,
     db: DbOption = None,
     progress: ProgressOption = None,
 ) -> None:
     """Evaluate the baselines into the database (re-using stored runs) and show the board."""
     engine = engine_for(db)
+    chosen = [t.family for t in _targets(family, None)]
     jobs = []
-    for name, reference, family in DEMO_BASELINES:
+    for name, reference, only in DEMO_BASELINES:
+        families = [f for f in dict.fromkeys(chosen) if only in (None, f)]
+        if not families:
+            continue
         try:
             resolve(reference)
         except AgentLoadError as error:  # e.g. weights not trained yet in this checkout
             console.print(f"[dim]{name}: not available ({error}), skipped[/]")
             continue
-        targets = select_targets([family] if family else None)
-        jobs += agent_jobs(engine, reference, name, None, targets, "baseline")
+        jobs += agent_jobs(engine, reference, name, None, select_targets(families), "baseline")
     ok = evaluate_agents(engine, jobs, workers=workers, progress=show_progress(progress))
     _print_leaderboard(engine, None, None)
     if not ok:
