@@ -42,16 +42,13 @@ Outputs, written into ``out_dir`` for seed ``S``:
 
 from __future__ import annotations
 
-import csv
-import difflib
 import json
 import math
 import os
 import sys
 import time
-import typing
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +56,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from baselines.training_args import (
+    TrainingArgs,
+    UnknownFieldError,
+    apply_overrides,
+    read_curve,
+    write_curve,
+)
 from benchmark.torch_policy import flat_dim, save_policy
 
 #: Stable leading columns of the curve CSV; ``mean_<objective>`` columns follow.
@@ -66,7 +70,7 @@ CURVE_COLUMNS = ("generation", "best_fitness", "mean_fitness", "center_fitness",
 
 
 @dataclass
-class NeuroevolutionArgs:
+class NeuroevolutionArgs(TrainingArgs):
     """Every argument of a neuroevolution run. Saved beside the weights as JSON."""
 
     family: str = "evolution"
@@ -91,64 +95,6 @@ class NeuroevolutionArgs:
     """Threads torch may use (the machine is shared: keep it small)."""
     out_dir: str = "runs/neuroevolution"
     """Directory the policy, arguments, curve CSV and plot are written to."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-compatible dict of every field (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> NeuroevolutionArgs:
-        """The arguments ``data`` (as written by :meth:`to_dict`) describe; unknown keys raise."""
-        known = typing.get_type_hints(cls)
-        for key in data:
-            if key not in known:
-                raise UnknownFieldError(key)
-        return cls(
-            **{k: tuple(v) if typing.get_origin(known[k]) is tuple else v for k, v in data.items()}
-        )
-
-    def with_overrides(self, overrides: Iterable[str]) -> NeuroevolutionArgs:
-        """A copy with ``field=value`` strings applied (see :func:`apply_overrides`)."""
-        return apply_overrides(self, overrides)
-
-
-class UnknownFieldError(ValueError):
-    """A ``field=value`` override (or JSON key) naming no field of :class:`NeuroevolutionArgs`."""
-
-    def __init__(self, name: str) -> None:
-        known = [f.name for f in fields(NeuroevolutionArgs)]
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        super().__init__(
-            f"unknown NeuroevolutionArgs field {name!r}.{hint} Known: {', '.join(known)}."
-        )
-        self.name = name
-
-
-def apply_overrides(args: NeuroevolutionArgs, overrides: Iterable[str]) -> NeuroevolutionArgs:
-    """Apply ``field=value`` strings to a copy of ``args`` (tuples comma-separated)."""
-    kinds = typing.get_type_hints(NeuroevolutionArgs)
-    values = asdict(args)
-    for item in overrides:
-        name, sep, text = item.partition("=")
-        name = name.strip().replace("-", "_")
-        if not sep:
-            raise ValueError(f"override {item!r} is not of the form field=value")
-        if name not in kinds:
-            raise UnknownFieldError(name)
-        kind, text = kinds[name], text.strip()
-        try:
-            if typing.get_origin(kind) is tuple:
-                values[name] = tuple(int(p) for p in text.replace(" ", "").split(",") if p)
-            elif kind is int:
-                values[name] = int(float(text)) if "e" in text.lower() else int(text)
-            elif kind is float:
-                values[name] = float(text)
-            else:
-                values[name] = text
-        except ValueError as error:
-            raise ValueError(f"bad value {text!r} for field {name!r} ({kind}): {error}") from None
-    return NeuroevolutionArgs(**values)
 
 
 # --------------------------------------------------------------------------- network
@@ -436,14 +382,14 @@ def train(args: NeuroevolutionArgs, *, progress: bool = True) -> TrainResult:
             for j, name in enumerate(OBJECTIVES):
                 row[f"mean_{name}"] = float(means[:-1, j].mean())
             rows.append(row)
-            _write_curve(paths["curve_csv"], columns, rows)  # readable while it runs
+            write_curve(paths["curve_csv"], columns, rows)  # readable while it runs
             bar.update(task, advance=1, best=f"{fitness.max():.1f}", mean=f"{fitness.mean():.1f}")
 
     seconds = time.perf_counter() - start
     torch.nn.utils.vector_to_parameters(
         torch.from_numpy(theta.astype(np.float32)), policy.parameters()
     )
-    _write_curve(paths["curve_csv"], columns, rows)
+    write_curve(paths["curve_csv"], columns, rows)
     save_policy(
         policy,
         paths["checkpoint"],
@@ -474,23 +420,6 @@ def train(args: NeuroevolutionArgs, *, progress: bool = True) -> TrainResult:
         generations=args.generations,
         policy=policy,
     )
-
-
-def _write_curve(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, float]]) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: f"{row[k]:.6g}" for k in columns})
-
-
-def read_curve(path: str | Path) -> dict[str, np.ndarray]:
-    """The curve CSV as float columns."""
-    with Path(path).open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        data = list(reader)
-        names = reader.fieldnames or []
-    return {n: np.array([float(r[n]) for r in data]) for n in names}
 
 
 def plot_curve(csv_path: str | Path, png_path: str | Path, *, title: str) -> Path:

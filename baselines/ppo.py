@@ -30,17 +30,13 @@ Outputs, written into ``out_dir`` for seed ``S``:
 
 from __future__ import annotations
 
-import csv
-import difflib
 import json
 import math
 import random
 import time
-import types
-import typing
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +47,13 @@ from gymnasium import spaces
 from torch import nn
 from torch.distributions import Categorical
 
+from baselines.training_args import (
+    TrainingArgs,
+    UnknownFieldError,
+    apply_overrides,
+    read_curve,
+    write_curve,
+)
 from benchmark.torch_policy import flat_dim, flatten_batch, save_policy
 
 #: Columns of the curve CSV, in order. ``mean_<objective>`` columns for each of
@@ -70,7 +73,7 @@ CURVE_COLUMNS = (
 
 
 @dataclass
-class PPOArgs:
+class PPOArgs(TrainingArgs):
     """Every argument of a PPO training run. Saved beside the weights as JSON."""
 
     # --- what to train on ---
@@ -144,26 +147,6 @@ class PPOArgs:
         self.hidden_sizes = tuple(int(n) for n in self.hidden_sizes)
         self.conv_channels = tuple(int(n) for n in self.conv_channels)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-compatible dict of every field (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PPOArgs:
-        """The arguments ``data`` (as written by :meth:`to_dict`) describe; unknown keys raise."""
-        known = _field_types()
-        for key in data:
-            if key not in known:
-                raise UnknownFieldError(key)
-        values = {
-            k: tuple(v) if typing.get_origin(known[k]) is tuple else v for k, v in data.items()
-        }
-        return cls(**values)
-
-    def with_overrides(self, overrides: Iterable[str]) -> PPOArgs:
-        """A copy with ``field=value`` strings applied (see :func:`apply_overrides`)."""
-        return apply_overrides(self, overrides)
-
     @property
     def batch_size(self) -> int:
         return self.num_envs * self.num_steps
@@ -171,75 +154,6 @@ class PPOArgs:
     @property
     def num_iterations(self) -> int:
         return max(1, self.total_steps // self.batch_size)
-
-
-class UnknownFieldError(ValueError):
-    """A ``field=value`` override (or a JSON key) that names no field of :class:`PPOArgs`."""
-
-    def __init__(self, name: str) -> None:
-        known = [f.name for f in fields(PPOArgs)]
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        super().__init__(f"unknown PPOArgs field {name!r}.{hint} Known: {', '.join(known)}.")
-        self.name = name
-
-
-def _field_types() -> dict[str, Any]:
-    return typing.get_type_hints(PPOArgs)
-
-
-def _convert(name: str, kind: Any, text: str) -> Any:
-    """Convert the string ``text`` to the type ``kind`` of field ``name``."""
-    origin, params = typing.get_origin(kind), typing.get_args(kind)
-    if origin in (typing.Union, types.UnionType):
-        if text.strip().lower() in ("none", "null", "") and type(None) in params:
-            return None
-        (inner,) = [p for p in params if p is not type(None)]
-        return _convert(name, inner, text)
-    try:
-        if kind is bool:
-            lowered = text.strip().lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off"):
-                return False
-            raise ValueError("expected true/false")
-        if origin is dict or kind is dict:
-            value = json.loads(text)
-            if not isinstance(value, dict):
-                raise ValueError("expected a JSON object")
-            return value
-        if origin is tuple:
-            return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
-        if kind is int:
-            return int(float(text)) if "e" in text.lower() else int(text)
-        if kind is float:
-            return float(text)
-        return str(text)
-    except ValueError as error:
-        raise ValueError(
-            f"bad value {text!r} for PPOArgs field {name!r} ({kind}): {error}"
-        ) from None
-
-
-def apply_overrides(args: PPOArgs, overrides: Iterable[str]) -> PPOArgs:
-    """Apply ``field=value`` strings to a copy of ``args``, converting to each field's type.
-
-    Tuples are comma-separated (``hidden_sizes=128,128``), booleans accept
-    true/false/1/0/yes/no, optional fields accept ``none``. An unknown field
-    raises :class:`UnknownFieldError` naming it (and the nearest known field).
-    """
-    types_ = _field_types()
-    values = asdict(args)
-    for item in overrides:
-        name, sep, text = item.partition("=")
-        name = name.strip().replace("-", "_")
-        if not sep:
-            raise ValueError(f"override {item!r} is not of the form field=value")
-        if name not in types_:
-            raise UnknownFieldError(name)
-        values[name] = _convert(name, types_[name], text.strip())
-    return PPOArgs(**values)
 
 
 # --------------------------------------------------------------------------- network
@@ -685,7 +599,7 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
     seconds = time.perf_counter() - start
     env.close()
 
-    _write_curve(paths["curve_csv"], columns, rows)
+    write_curve(paths["curve_csv"], columns, rows)
     save_policy(
         actor,
         paths["checkpoint"],
@@ -720,29 +634,6 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
         seconds=seconds,
         actor=actor,
     )
-
-
-def _write_curve(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, float]]) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _fmt(row.get(k, math.nan)) for k in columns})
-
-
-def _fmt(value: float) -> str:
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
-        return str(int(value))
-    return "" if value != value else f"{value:.6g}"
-
-
-def read_curve(path: str | Path) -> dict[str, np.ndarray]:
-    """The curve CSV as float columns (empty cells are NaN)."""
-    with Path(path).open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        rows = list(reader)
-        names = reader.fieldnames or []
-    return {n: np.array([float(r[n]) if r[n] else np.nan for r in rows]) for n in names}
 
 
 def _smooth(values: np.ndarray, counts: np.ndarray, window: int) -> np.ndarray:

@@ -432,7 +432,8 @@ def train(
     family: Annotated[str, typer.Option("--family", "-f", help="Family to train on.")],
     seed: Annotated[int, typer.Option("--seed", help="Seed of this instance.")] = 1,
     total_steps: Annotated[
-        int | None, typer.Option("--total-steps", help="Training budget (method's default).")
+        int | None,
+        typer.Option("--total-steps", help="Env steps (ppo), generations (neuroevolution)."),
     ] = None,
     out: Annotated[
         Path | None,
