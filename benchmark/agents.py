@@ -26,7 +26,6 @@ from pathlib import Path
 from types import ModuleType
 
 from benchmark.protocol import AgentContext, BatchedAgent
-from benchmark.torch_policy import policy_agent
 
 #: Prefix of a family's reference policies, e.g. ``reference:keys_chests:oracle:chests_opened``.
 REFERENCE_PREFIX = "reference:"
@@ -176,6 +175,9 @@ def _builder(source: AgentSource) -> Callable[[AgentContext], BatchedAgent | Seq
         family_name, _, policy = source.reference.removeprefix(REFERENCE_PREFIX).partition(":")
         return lambda context: get_family(family_name).make_reference(policy, context)
     if source.kind == "torch":
+        # Imported here: torch takes most of the command line's start-up time.
+        from benchmark.torch_policy import policy_agent
+
         path = _locate(Path(source.reference))
         files = _policy_files(path) if path.is_dir() else [path]
         return lambda context: [
