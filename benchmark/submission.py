@@ -10,7 +10,9 @@ seeds is re-used instead of evaluated again.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -92,9 +94,10 @@ def choose_version(engine: Engine, name: str, checksum: str, version: str | None
 
 def _work(reference: str, target: Target, batch_size: int) -> tuple[Episodes, bool, float, str]:
     """Runs in a worker process: evaluate and return the episodes (nothing is stored here)."""
-    import torch
-
-    torch.set_num_threads(1)
+    # One thread per process; set before torch is imported (only torch agents import it).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
     source = resolve(reference)
     started = time.perf_counter()
     episodes, privileged = evaluate(source, target, batch_size=batch_size)
