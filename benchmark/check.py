@@ -11,8 +11,10 @@ tolerance *and* the 95% interval of the difference lies below zero.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
+import numpy as np
 from sqlalchemy import Engine
 
 import envs
@@ -20,10 +22,12 @@ from benchmark import storage
 from benchmark.agents import AgentLoadError, resolve
 from benchmark.protocol import UnsupportedFamily
 from benchmark.results import NotStoredError, Scorer, stored_agent
-from benchmark.runner import DEFAULT_BATCH_SIZE, AgentFailure, Target
+from benchmark.runner import DEFAULT_BATCH_SIZE, AgentFailure
 from benchmark.scoring import normalised_matrices
 from benchmark.stats import Estimate, iqm, paired_difference
 from benchmark.submission import Job, evaluate_jobs
+from benchmark.sweep import target_for
+from envs.family import UnknownNameError
 
 #: Default largest fall of a normalised score that is not called a regression.
 DEFAULT_TOLERANCE = 0.05
@@ -92,12 +96,14 @@ def check(
     scorer = Scorer(engine)
     jobs, stored_runs = [], {}
     for run in runs:
-        family = envs.FAMILIES.get(run.family)
-        if family is None or run.split not in {s.name for s in family.splits}:
+        try:
+            # A registered split or a point of the shift knob (a sweep), on the seeds played.
+            target = target_for(envs.get_family(run.family), run.split)
+        except (UnknownNameError, ValueError):
             report.notes.append(f"{run.family}/{run.split} is no longer registered: skipped")
             continue
-        split = family.split(run.split)
-        target = Target(family.name, split.name, split.env_id, tuple(split.eval_seeds))
+        played = np.unique(scorer.episodes(run.run_id).seed)
+        target = dataclasses.replace(target, seeds=tuple(int(s) for s in played))
         if target.fingerprint != run.fingerprint:
             report.notes.append(
                 f"{target.label}: the environment changed since the stored run "
