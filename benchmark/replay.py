@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from benchmark.agents import AgentSource
 from benchmark.protocol import AgentContext, ParallelBatch, reset_agent
-from benchmark.runner import Target
+from benchmark.runner import Target, stack_observations
 from envs.family import Family
 
 #: Frames per second of a replay.
@@ -103,12 +103,6 @@ def record_gymnasium(
         env.close()
 
 
-def _stack(space: gym.Space, items: list[Any]) -> Any:
-    """Per-agent observations as one batch of ``space`` (as the runner stacks them)."""
-    out = gym.vector.utils.create_empty_array(space, len(items))
-    return gym.vector.utils.concatenate(space, items, out)
-
-
 def record_pettingzoo(
     source: AgentSource,
     family: Family,
@@ -163,7 +157,8 @@ def record_pettingzoo(
                 break
             live = list(env.agents)
             batch.rows[:] = [(0, a) for a in live]
-            actions = np.asarray(agent.act(_stack(space, [observations[a] for a in live])))
+            batched = stack_observations(space, [observations[a] for a in live])
+            actions = np.asarray(agent.act(batched))
             observations, _, _, _, infos = env.step(dict(zip(live, actions.tolist(), strict=True)))
             snapshot(infos)
         if not recording.termination and not env.agents:

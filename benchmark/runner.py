@@ -226,7 +226,7 @@ def _play(
     return {"length": length, "termination": termination.astype(str), **totals}
 
 
-def _stack(space: gym.Space, items: list[Any]) -> Any:
+def stack_observations(space: gym.Space, items: list[Any]) -> Any:
     """Stack per-agent observations into one batch of ``space``."""
     out = gym.vector.utils.create_empty_array(space, len(items))
     return gym.vector.utils.concatenate(space, items, out)
@@ -264,7 +264,7 @@ def _play_parallel(
         rows = [(int(i), a) for i in np.flatnonzero(~finished) for a in levels[i].agents]
         batch.rows[:] = rows
         try:
-            raw = agent.act(_stack(space, [observations[i][a] for i, a in rows]))
+            raw = agent.act(stack_observations(space, [observations[i][a] for i, a in rows]))
         except Exception as error:
             raise fail(f"act() raised {error!r}") from error
         actions = _check_actions(raw, action_space, len(rows))
