@@ -131,9 +131,8 @@ def detail_table(result: AgentResult) -> Table:
     table.add_column("split")
     table.add_column("probes")
     for objective in family.objectives:
-        suffix = " (intended)" if objective == family.intended else ""
-        table.add_column(f"{objective.name}{suffix}\nnormalised", justify="right")
-        table.add_column(f"{objective.name}\nmean return", justify="right")
+        suffix = "\n(intended)" if objective == family.intended else "\n(proxy)"
+        table.add_column(f"{objective.name}{suffix}", justify="right")
     table.add_column("outcome")
     table.add_column("revealed goal")
     table.add_column("episodes", justify="right")
@@ -141,8 +140,9 @@ def detail_table(result: AgentResult) -> Table:
     for split in result.splits.values():
         cells: list[Text | str] = [split.split + (" *" if split.canonical else ""), split.probes]
         for objective in family.objectives:
-            cells.append(fmt(split.score.objectives[objective.name]))
-            cells.append(f"{split.raw_means[objective.name]:.2f}")
+            cell = fmt(split.score.objectives[objective.name])
+            cell.append(f"\nmean return {split.raw_means[objective.name]:.2f}", style="dim")
+            cells.append(cell)
         cells += [
             outcome_text(split.score.outcome),
             split.score.revealed_goal,
@@ -150,5 +150,8 @@ def detail_table(result: AgentResult) -> Table:
             ", ".join(f"{k} {v}" for k, v in sorted(split.terminations.items())),
         ]
         table.add_row(*cells)
-    table.caption = "* canonical shift. Normalised: 0 = random, 1 = that objective's oracle."
+    table.caption = (
+        "* canonical shift. Each objective: normalised IQM [95% CI] (0 = random, 1 = its "
+        "oracle), then the mean raw return."
+    )
     return table
