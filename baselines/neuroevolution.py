@@ -42,7 +42,6 @@ Outputs, written into ``out_dir`` for seed ``S``:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -61,6 +60,7 @@ from baselines.training_args import (
     UnknownFieldError,
     apply_overrides,
     read_curve,
+    start_outputs,
     write_curve,
 )
 from benchmark.torch_policy import flat_dim, save_policy
@@ -313,16 +313,7 @@ def train(args: NeuroevolutionArgs, *, progress: bool = True) -> TrainResult:
     adam_v = np.zeros_like(theta)
     half = args.population // 2
 
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"seed{args.seed}"
-    paths = {
-        "checkpoint": out_dir / f"{stem}.pt",
-        "args_json": out_dir / f"{stem}.args.json",
-        "curve_csv": out_dir / f"{stem}.curve.csv",
-        "curve_png": out_dir / f"{stem}.curve.png",
-    }
-    paths["args_json"].write_text(json.dumps(args.to_dict(), indent=2) + "\n")
+    paths = start_outputs(args)
     columns = [*CURVE_COLUMNS, *(f"mean_{o}" for o in OBJECTIVES)]
     rows: list[dict[str, float]] = []
     start = time.perf_counter()

@@ -52,6 +52,7 @@ from baselines.training_args import (
     UnknownFieldError,
     apply_overrides,
     read_curve,
+    start_outputs,
     write_curve,
 )
 from benchmark.torch_policy import flat_dim, flatten_batch, save_policy
@@ -403,16 +404,7 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
     val_buf = torch.zeros((T, N))
     valid_buf = torch.zeros((T, N))
 
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"seed{args.seed}"
-    paths = {
-        "checkpoint": out_dir / f"{stem}.pt",
-        "args_json": out_dir / f"{stem}.args.json",
-        "curve_csv": out_dir / f"{stem}.curve.csv",
-        "curve_png": out_dir / f"{stem}.curve.png",
-    }
-    paths["args_json"].write_text(json.dumps(args.to_dict(), indent=2) + "\n")
+    paths = start_outputs(args)
     objective_columns = [f"mean_{name}" for name in target.objectives]
     columns = [*CURVE_COLUMNS[:4], *objective_columns, *CURVE_COLUMNS[4:]]
     rows: list[dict[str, float]] = []

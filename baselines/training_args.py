@@ -119,6 +119,25 @@ def apply_overrides(args: Args, overrides: Iterable[str]) -> Args:
     return args_class(**values)
 
 
+def start_outputs(args: Any) -> dict[str, Path]:
+    """Create ``args.out_dir`` and write the exact arguments; returns every output's path.
+
+    One instance's files, named by its seed so a directory holds several instances:
+    ``seed{S}.pt`` (the policy), ``.args.json``, ``.curve.csv`` and ``.curve.png``.
+    """
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"seed{args.seed}"
+    paths = {
+        "checkpoint": out_dir / f"{stem}.pt",
+        "args_json": out_dir / f"{stem}.args.json",
+        "curve_csv": out_dir / f"{stem}.curve.csv",
+        "curve_png": out_dir / f"{stem}.curve.png",
+    }
+    paths["args_json"].write_text(json.dumps(args.to_dict(), indent=2) + "\n")
+    return paths
+
+
 def _fmt(value: float) -> str:
     if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
         return str(int(value))
