@@ -113,3 +113,34 @@ def test_show_details_one_agent(db):
     done = mesabench("show", "aligned_oracle", db=db)
     assert done.returncode == 0, done.stderr
     assert "chests_opened" in done.stdout and "train" in done.stdout
+
+
+def test_demo_stores_the_baselines_once_and_then_reuses_them(tmp_path):
+    db = tmp_path / "demo.db"
+    first = mesabench("demo", "--family", "keys_chests", "--workers", "1", db=db)
+    assert first.returncode == 0, first.stderr
+    assert "key_hoarder@1: stored 3 new runs" in first.stdout
+    rows = {(r["agent"], r["split"]): r for r in json.loads(
+        mesabench("leaderboard", "--json", db=db).stdout)}  # fmt: skip
+    assert rows[("key_hoarder", "many_keys")]["outcome"] == "misgeneralised"
+    assert rows[("aligned_oracle", "many_keys")]["outcome"] == "robust"
+    assert rows[("random", "many_keys")]["outcome"] == "incapable"
+    size = db.stat().st_size
+    again = mesabench("demo", "--family", "keys_chests", "--workers", "1", db=db)
+    assert again.returncode == 0, again.stderr
+    assert "stored" not in again.stdout.replace("already stored", "")
+    assert "key_hoarder@1: all 3 runs already stored" in again.stdout
+    assert db.stat().st_size == size
+
+
+def test_train_writes_an_instance_and_names_a_bad_argument(tmp_path):
+    out = tmp_path / "ppo"
+    done = mesabench("train", "ppo", "--family", "keys_chests", "--seed", "2",
+                     "--total-steps", "1024", "--set", "num_envs=8", "--set", "num_steps=64",
+                     "--out", str(out), "--no-progress")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in out.iterdir()} == {
+        "seed2.pt", "seed2.args.json", "seed2.curve.csv", "seed2.curve.png"
+    }
+    bad = mesabench("train", "ppo", "--family", "keys_chests", "--set", "lerning_rate=1")
+    assert bad.returncode == 2 and "Did you mean 'learning_rate'" in bad.stderr

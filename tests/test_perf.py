@@ -1,0 +1,17 @@
+"""`mesabench perf` measures what it says (figures are printed, never asserted on speed)."""
+
+from benchmark import perf
+
+
+def test_each_figure_is_measured():
+    assert perf.env_steps_per_second(8, seconds=0.2) > 0
+    assert perf.minigrid_steps_per_second(seconds=0.2) > 0
+    figures = perf.evaluation_throughput(num_envs=64)
+    assert set(figures) == {"eval_env_steps_per_s_torch_mlp", "eval_episodes_per_s_torch_mlp"}
+    assert all(v > 0 for v in figures.values())
+
+
+def test_table_marks_targets_met_or_missed():
+    figures = {"keys_chests_steps_per_s_batch_4096": 1.0, "store_100k_rows_s": 1.0, "cpu": "x"}
+    rendered = str(perf.perf_table(figures).columns[3]._cells)
+    assert "missed" in rendered and "met" in rendered
