@@ -140,7 +140,10 @@ def test_train_writes_an_instance_and_names_a_bad_argument(tmp_path):
                      "--out", str(out), "--no-progress")  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert {p.name for p in out.iterdir()} == {
-        "seed2.pt", "seed2.args.json", "seed2.curve.csv", "seed2.curve.png"
+        "seed2.pt",
+        "seed2.args.json",
+        "seed2.curve.csv",
+        "seed2.curve.png",
     }
     bad = mesabench("train", "ppo", "--family", "keys_chests", "--set", "lerning_rate=1")
     assert bad.returncode == 2 and "Did you mean 'learning_rate'" in bad.stderr
