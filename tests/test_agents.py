@@ -17,10 +17,10 @@ AGENTS = "tests/agents/misbehaving.py"
 
 @pytest.fixture
 def context():
-    env = gym.make_vec("MesaBench/KeysChests-train-v0", num_envs=3,
+    env = gym.make_vec("MesaBench/KeysChests-train-v1", num_envs=3,
                        vectorization_mode="vector_entry_point")  # fmt: skip
     yield AgentContext(
-        "keys_chests", "train", "MesaBench/KeysChests-train-v0",
+        "keys_chests", "train", "MesaBench/KeysChests-train-v1",
         env.single_observation_space, env.single_action_space, 3, 0, env,
     )  # fmt: skip
     env.close()

@@ -15,13 +15,15 @@ generation kwargs. Its random numbers come from a counter-based hash
 (SplitMix64 of the level seed and an index), so the levels of any number of
 resetting slots are built together with vectorised numpy, without a Python
 loop or a Generator per level: a binary-tree maze, extra walls removed with
-probability ``loop_prob`` (so there are loops), one of the 8 symmetries of the
+probability ``loop_prob`` (so there are loops; at 1, an open room with
+pillars), one of the 8 symmetries of the
 square (so the binary tree's bias has no preferred direction), the item count
 ``N`` uniform in ``n_items``, ``floor(key_fraction * N + u)`` keys (stochastic
 rounding, clipped to [1, N - 1]) and the rest chests, placed by the argsort of
 random keys on dead ends first (then on other free cells when a maze has fewer
-dead ends than items), so that an item is a destination of its own and seldom
-lies on the way to another; the agent starts on a random free cell without an item.
+dead ends than items; an open room has none), so that in a maze an item is a
+destination of its own and seldom lies on the way to another; the agent starts
+on a random free cell without an item.
 """
 
 from __future__ import annotations
