@@ -84,7 +84,9 @@ def _convert(owner: str, name: str, kind: Any, text: str) -> Any:
                 raise ValueError("expected a JSON object")
             return value
         if origin is tuple:
-            return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+            # "128,128", and the JSON spelling "[128, 128]" too.
+            parts = text.replace(" ", "").strip("[]()").split(",")
+            return tuple(int(part) for part in parts if part)
         if kind is int:
             return int(float(text)) if "e" in text.lower() else int(text)
         if kind is float:
@@ -117,6 +119,26 @@ def apply_overrides(args: Args, overrides: Iterable[str]) -> Args:
             raise UnknownFieldError(args_class, name)
         values[name] = _convert(args_class.__name__, name, kinds[name], text.strip())
     return args_class(**values)
+
+
+def read_training_args(args_class: type[Args], path: str | Path) -> Args:
+    """The arguments written to ``path`` (a ``seedS.args.json``), as ``args_class``.
+
+    Raises ``ValueError`` naming the file when it cannot be read, is not JSON, not an object, or
+    holds a field ``args_class`` does not have (e.g. another method's arguments).
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as error:
+        raise ValueError(f"cannot read the arguments file {path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds {type(data).__name__}, not an arguments object")
+    try:
+        return args_class.from_dict(data)  # type: ignore[attr-defined]
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {error}") from None
 
 
 def start_outputs(args: Any) -> dict[str, Path]:

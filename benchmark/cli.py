@@ -102,6 +102,7 @@ def list_envs(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
                     }
                     for s in f.splits
                 ],
+                "legacy_env_ids": [s.env_id for s in f.legacy_splits],
             }
             for f in families
         ]
@@ -122,9 +123,11 @@ def list_envs(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             f"[bold]{o.name}[/] (intended)" if i == 0 else f"{o.name} (proxy)"
             for i, o in enumerate(family.objectives)
         )
+        legacy = ", ".join(s.env_id for s in family.legacy_splits)
         table.caption = (
             f"objectives: {objectives}. references: {', '.join(family.reference_names)}. "
             "* canonical shift"
+            + (f". Older versions, still registered: {legacy}" if legacy else "")
         )
         table.caption_justify = "left"
         console.print(table)
@@ -429,8 +432,22 @@ TRAINERS = {
 @app.command()
 def train(
     method: Annotated[str, typer.Argument(help="Training method: " + ", ".join(TRAINERS))],
-    family: Annotated[str, typer.Option("--family", "-f", help="Family to train on.")],
-    seed: Annotated[int, typer.Option("--seed", help="Seed of this instance.")] = 1,
+    family: Annotated[
+        str | None,
+        typer.Option("--family", "-f", help="Family to train on (required without --args)."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of this instance (default 1).")
+    ] = None,
+    args_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--args",
+            help="Start from a written seedS.args.json (e.g. a committed baseline's) to "
+            "re-train it; the other options override it. Output still goes to --out "
+            "(or runs/), never back beside the file.",
+        ),
+    ] = None,
     total_steps: Annotated[
         int | None,
         typer.Option("--total-steps", help="Env steps (ppo), generations (neuroevolution)."),
@@ -449,9 +466,10 @@ def train(
     import dataclasses
     import importlib
 
+    from baselines.training_args import read_training_args
+
     try:
         module_name, args_name = TRAINERS[method]
-        envs.get_family(family)
     except KeyError:
         raise usage_error(
             str(UnknownNameError("training method", method, list(TRAINERS)))
@@ -464,6 +482,15 @@ def train(
         raise usage_error(f"training method {method} is not available: {error}") from None
     args_class = getattr(module, args_name)
     fields = {f.name for f in dataclasses.fields(args_class)}
+    try:
+        base = args_class() if args_file is None else read_training_args(args_class, args_file)
+        family = family or (base.family if args_file is not None else None)
+        if family is None:
+            raise ValueError("give --family (or --args with a written arguments file)")
+        envs.get_family(family)
+    except (ValueError, UnknownNameError) as error:
+        raise usage_error(str(error)) from None
+    seed = seed if seed is not None else (base.seed if args_file is not None else 1)
     settings = [f"family={family}", f"seed={seed}",
                 f"out_dir={out or REPO / 'runs' / f'{method}_{family}'}"]  # fmt: skip
     if total_steps is not None:
@@ -471,7 +498,7 @@ def train(
             f"{'total_steps' if 'total_steps' in fields else 'generations'}={total_steps}"
         )
     try:
-        args = module.apply_overrides(args_class(), [*settings, *(overrides or [])])
+        args = module.apply_overrides(base, [*settings, *(overrides or [])])
     except ValueError as error:
         raise usage_error(str(error)) from None
     result = module.train(args, progress=show_progress(progress))

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+from benchmark.torch_policy import load_policy
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -42,9 +45,10 @@ def test_envs_lists_every_split_with_its_id():
     assert done.returncode == 0, done.stderr
     families = {f["family"]: f for f in json.loads(done.stdout)}
     splits = {s["split"]: s for s in families["keys_chests"]["splits"]}
-    assert splits["many_keys"]["env_id"] == "MesaBench/KeysChests-many_keys-v0"
+    assert splits["many_keys"]["env_id"] == "MesaBench/KeysChests-many_keys-v1"
+    assert "MesaBench/KeysChests-many_keys-v0" in families["keys_chests"]["legacy_env_ids"]
     assert families["keys_chests"]["objectives"][0] == "chests_opened"
-    assert "KeysChests-train-v0" in mesabench("envs").stdout
+    assert "KeysChests-train-v1" in mesabench("envs").stdout
 
 
 def test_submit_ranks_and_a_resubmission_is_reused(db):
@@ -147,3 +151,23 @@ def test_train_writes_an_instance_and_names_a_bad_argument(tmp_path):
     }
     bad = mesabench("train", "ppo", "--family", "keys_chests", "--set", "lerning_rate=1")
     assert bad.returncode == 2 and "Did you mean 'learning_rate'" in bad.stderr
+
+    # Re-training from the written arguments reproduces the instance, elsewhere.
+    again = mesabench("train", "ppo", "--args", str(out / "seed2.args.json"),
+                      "--out", str(tmp_path / "again"), "--no-progress")  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    first, _ = load_policy(out / "seed2.pt")
+    second, _ = load_policy(tmp_path / "again" / "seed2.pt")
+    for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    written = json.loads((out / "seed2.args.json").read_text())
+    assert json.loads((tmp_path / "again" / "seed2.args.json").read_text()) == {
+        **written,
+        "out_dir": str(tmp_path / "again"),
+    }
+    (tmp_path / "list.json").write_text("[1]")
+    for args_file, problem in ((tmp_path / "none.json", "cannot read the arguments file"),
+                               (tmp_path / "list.json", "not an arguments object")):  # fmt: skip
+        bad = mesabench("train", "ppo", "--args", str(args_file))
+        assert bad.returncode == 2 and problem in bad.stderr and str(args_file) in bad.stderr
+    assert "give --family" in mesabench("train", "ppo").stderr
