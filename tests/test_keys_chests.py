@@ -13,7 +13,7 @@ from baselines.keys_chests import aligned_oracle, key_hoarder
 from benchmark.protocol import AgentContext, UnsupportedFamily
 from envs.family import EVAL_SEED_BASE, get_family
 from envs.keys_chests import MANY_KEYS_KWARGS, TRAIN_KWARGS, shift_kwargs
-from envs.keys_chests.core import INVENTORY_CAP, KeysChestsCore, LevelState
+from envs.keys_chests.core import INVENTORY_CAP, KeysChestsCore, LevelState, level_uniforms
 from envs.keys_chests.env import KeysChestsEnv, KeysChestsVectorEnv
 from envs.keys_chests.planner import hoard_plan, plan, simulate
 
@@ -114,10 +114,14 @@ def test_vector_reset_seed_int_and_level_reproducible() -> None:
     assert a.agent == b.agent
 
 
-def test_egocentric_view_is_a_crop_with_walls_outside() -> None:
-    # A maze, so that the walls in view vary from level to level.
-    view = 5
-    env = KeysChestsEnv(**{**TRAIN_KWARGS, "loop_prob": 0.15, "view_size": view})
+@pytest.mark.parametrize(
+    "kwargs",
+    [TRAIN_KWARGS, {**TRAIN_KWARGS, "loop_prob": 0.15, "view_size": 5}],
+    ids=["train", "maze-view5"],
+)
+def test_egocentric_view_is_a_crop_with_walls_outside(kwargs: dict) -> None:
+    view = kwargs["view_size"]
+    env = KeysChestsEnv(**kwargs)
     pad = view // 2
     for seed in range(20):
         obs, _ = env.reset(seed=seed)
@@ -252,6 +256,22 @@ def test_levels_have_items_on_free_cells() -> None:
     n = keys.sum(1) + chests.sum(1)
     assert n.min() >= 6 and n.max() <= 9 and keys.sum(1).min() >= 1 and chests.sum(1).min() >= 1
     assert keys.sum() > chests.sum()
+
+
+def test_open_room_shortcut_builds_what_carving_builds() -> None:
+    """In an open room (loop_prob 1) generation skips carving and the dead-end search;
+    the levels must be those the general path builds."""
+    core = KeysChestsCore(1, **TRAIN_KWARGS)
+    assert core.loop_prob >= 1.0
+    S2 = core.size * core.size
+    u = level_uniforms(np.arange(2000), core._n_uniforms)
+    i0, i1 = core._n_maze, core._n_maze + core._n_inner
+    u_maze, u_loop, u_sym, u_cells = u[:, :i0], u[:, i0:i1], u[:, i1], u[:, i1 + 3 : i1 + 3 + S2]
+    carved = core._walls(u_maze, u_loop, u_sym, shortcut=False)
+    np.testing.assert_array_equal(core._walls(u_maze, u_loop, u_sym), carved)
+    np.testing.assert_array_equal(
+        core._item_cells(u_cells, carved), core._item_cells(u_cells, carved, shortcut=False)
+    )
 
 
 def _layouts(kwargs: dict, seeds: np.ndarray) -> set[bytes]:

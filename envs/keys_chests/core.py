@@ -43,7 +43,8 @@ OBJECTIVES = ("chests_opened", "keys_collected")
 #: Cap of the observed inventory (the true count is unbounded).
 INVENTORY_CAP = 15
 
-_CHANNEL_CODES = np.array([WALL, KEY, CHEST], dtype=np.uint8)[None, :, None]
+#: Cell code of each observed channel: wall, key, closed chest.
+_CHANNEL_CODES = (WALL, KEY, CHEST)
 _U64 = np.uint64
 _GOLDEN = _U64(0x9E3779B97F4A7C15)
 _MIX1 = _U64(0xBF58476D1CE4E5B9)
@@ -51,22 +52,50 @@ _MIX2 = _U64(0x94D049BB133111EB)
 
 
 def _splitmix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser of a uint64 array (wrapping arithmetic)."""
+    """SplitMix64 finaliser of a uint64 array (wrapping arithmetic).
+
+    In place on one temporary: level generation at every reset is the batched
+    env's main cost when episodes are short.
+    """
     z = x + _GOLDEN
-    z = (z ^ (z >> _U64(30))) * _MIX1
-    z = (z ^ (z >> _U64(27))) * _MIX2
-    return z ^ (z >> _U64(31))
+    shifted = z >> _U64(30)
+    z ^= shifted
+    z *= _MIX1
+    np.right_shift(z, _U64(27), out=shifted)
+    z ^= shifted
+    z *= _MIX2
+    np.right_shift(z, _U64(31), out=shifted)
+    z ^= shifted
+    return z
 
 
 def level_uniforms(level_seeds: np.ndarray, n: int) -> np.ndarray:
-    """``(len(level_seeds), n)`` uniforms in [0, 1), a deterministic function of each seed."""
+    """``(len(level_seeds), n)`` uniforms in [0, 1), a deterministic function of each seed.
+
+    Uniform ``k < ceil(n/2)`` is the low 32 bits of the ``k``-th hash of the seed,
+    and the rest are the high 32 bits of the hashes in the same order.
+    """
     seeds = np.asarray(level_seeds, dtype=np.int64).astype(_U64)
     base = _splitmix(seeds)[:, None]
     half = (n + 1) // 2
     counter = (np.arange(1, half + 1, dtype=_U64) * _GOLDEN)[None, :]
     bits = _splitmix(base ^ counter)  # two 32-bit uniforms from each 64-bit hash
-    words = np.concatenate([bits & _U64(0xFFFFFFFF), bits >> _U64(32)], axis=1)[:, :n]
-    return words.astype(np.float64) * (1.0 / (1 << 32))
+    words = np.empty((len(seeds), 2 * half), dtype=np.float64)
+    np.bitwise_and(bits, _U64(0xFFFFFFFF), out=words[:, :half], casting="unsafe")
+    np.right_shift(bits, _U64(32), out=words[:, half:], casting="unsafe")
+    words *= 1.0 / (1 << 32)
+    return words[:, :n]
+
+
+def _one_hot(codes: np.ndarray, view: np.ndarray) -> None:
+    """Write channels wall, key, closed chest of ``codes (m, n)`` into ``view (m, >=3, n)``.
+
+    Cell codes are exclusive (one of empty, wall, key, chest, open chest), so each
+    channel is one comparison.
+    """
+    channels = view.view(bool)
+    for channel, code in enumerate(_CHANNEL_CODES):
+        np.equal(codes, code, out=channels[:, channel])
 
 
 @dataclass(frozen=True)
@@ -156,21 +185,29 @@ class KeysChestsCore:
         )
         gr, gc = np.divmod(np.arange(S * S), S)
         self._to_padded = (gr + pad) * P + (gc + pad)
+        self._open_room = np.ones((S, S), dtype=bool)
+        self._open_room[1:-1, 1:-1] = False
+        self._open_room[2:-1:2, 2:-1:2] = True  # pillars
+        self._open_room = self._open_room.ravel()
+        self._open_room_free = np.flatnonzero(~self._open_room)
         self._n_maze = n * n
         self._n_inner = len(self._inner)
         self._n_uniforms = self._n_maze + self._n_inner + 3 + 2 * S * S
 
         # Observation tables.
         self._deltas = np.array([dr * P + dc for dr, dc in ACTION_DELTAS], dtype=np.int64)
-        if view_size is None:
-            self._view_offsets = self._to_padded.astype(np.int64)
-        else:
-            r = np.arange(view_size) - pad
-            self._view_offsets = (r[:, None] * P + r[None, :]).ravel().astype(np.int64)
+        self._full_view_cells = self._to_padded.astype(np.int64)  # the egocentric view: _windows
         self._row_base = np.arange(B, dtype=np.int64) * self._cells
 
         # State.
         self.grid = np.full((B, self._cells), WALL, dtype=np.uint8)
+        if view_size is not None:
+            # Every window of every slot's padded grid, as a strided view of ``grid``
+            # (no copy; ``grid`` is only ever written in place): a slot's observation
+            # is one basic gather, without an index array per cell.
+            self._windows = np.lib.stride_tricks.sliding_window_view(
+                self.grid.reshape(B, P, P), (view_size, view_size), axis=(1, 2)
+            )
         self.pos = np.zeros(B, dtype=np.int64)
         self.inventory = np.zeros(B, dtype=np.int32)
         self.chests_opened = np.zeros(B, dtype=np.int32)
@@ -193,6 +230,36 @@ class KeysChestsCore:
         i0, i1 = self._n_maze, self._n_maze + self._n_inner
         u_maze, u_loop, u_misc, u_place = u[:, :i0], u[:, i0:i1], u[:, i1 : i1 + 3], u[:, i1 + 3 :]
 
+        walls = self._walls(u_maze, u_loop, u_misc[:, 0])
+
+        lo, hi = self.n_items
+        n_total = lo + np.minimum((u_misc[:, 1] * (hi - lo + 1)).astype(np.int64), hi - lo)
+        n_keys = np.floor(self.key_fraction * n_total + u_misc[:, 2]).astype(np.int64)
+        n_keys = np.clip(n_keys, 1, n_total - 1)
+        items = self._item_cells(u_place[:, : S * S], walls)
+        j = np.arange(1, hi + 1)[None, :]
+        # The agent starts on a uniformly random free cell without an item.
+        taken = walls.copy()
+        np.put_along_axis(taken, items, j <= n_total[:, None], axis=1)
+        agent = np.argmin(np.where(taken, 2.0, u_place[:, S * S :]), axis=1)
+        is_key = j <= n_keys[:, None]
+        is_chest = ~is_key & (j <= n_total[:, None])
+        keys = np.zeros((R, S * S), dtype=bool)
+        chests = np.zeros((R, S * S), dtype=bool)
+        np.put_along_axis(keys, items, is_key, axis=1)
+        np.put_along_axis(chests, items, is_chest, axis=1)
+        return walls, agent, keys, chests
+
+    def _walls(
+        self, u_maze: np.ndarray, u_loop: np.ndarray, u_sym: np.ndarray, shortcut: bool = True
+    ) -> np.ndarray:
+        """The ``(R, S*S)`` wall masks: binary-tree maze, loops, one of 8 symmetries."""
+        R, S = len(u_maze), self.size
+        if shortcut and self.loop_prob >= 1.0:
+            # Every wall between cells goes (uniforms are < 1), leaving the same open
+            # room for every seed, unchanged by the symmetries: carving is skipped.
+            # Resets are the batched env's main cost when episodes are short.
+            return np.broadcast_to(self._open_room, (R, S * S)).copy()
         walls = np.ones((R, S, S), dtype=bool)
         walls[:, self._cell_rc[0], self._cell_rc[1]] = False
         # Binary tree: every cell but the top-right one carves north or east.
@@ -206,36 +273,35 @@ class KeysChestsCore:
         walls[rows, er[None, :], ec[None, :]] &= ~east
         walls = walls.reshape(R, S * S)
         walls[:, self._inner] &= u_loop >= self.loop_prob
-        sym = np.minimum((u_misc[:, 0] * 8).astype(np.int64), 7)
-        walls = np.take_along_axis(walls, self._symmetries[sym], axis=1)
+        sym = np.minimum((u_sym * 8).astype(np.int64), 7)
+        return np.take_along_axis(walls, self._symmetries[sym], axis=1)
 
-        lo, hi = self.n_items
-        n_total = lo + np.minimum((u_misc[:, 1] * (hi - lo + 1)).astype(np.int64), hi - lo)
-        n_keys = np.floor(self.key_fraction * n_total + u_misc[:, 2]).astype(np.int64)
-        n_keys = np.clip(n_keys, 1, n_total - 1)
-        # Items go to dead ends first (cells with 3 walls around), then other free cells.
-        w2 = walls.reshape(R, S, S)
-        around = np.zeros((R, S, S), dtype=np.int8)
-        around[:, 1:-1, 1:-1] = (
-            w2[:, :-2, 1:-1].astype(np.int8) + w2[:, 2:, 1:-1] + w2[:, 1:-1, :-2] + w2[:, 1:-1, 2:]
-        )
-        dead = (around == 3).reshape(R, S * S) & ~walls
-        priority = u_place[:, : S * S] + np.where(dead, 0.0, 1.0) + np.where(walls, 4.0, 0.0)
-        chosen = np.argpartition(priority, hi - 1, axis=1)[:, :hi]
+    def _item_cells(
+        self, u_cells: np.ndarray, walls: np.ndarray, shortcut: bool = True
+    ) -> np.ndarray:
+        """``(R, hi)``: the cells items go to, in order (the first ``n_keys`` get keys).
+
+        Dead ends (free cells with walls on three sides) first, then the other free
+        cells, each group in the order of the level's uniforms ``u_cells``.
+        """
+        hi = self.n_items[1]
+        if shortcut and self.loop_prob >= 1.0:
+            # An open room has no dead ends and the same free cells in every level,
+            # so only those are ranked: the same cells as ranking every cell, cheaper.
+            free = self._open_room_free
+            chosen = free[np.argpartition(u_cells[:, free], hi - 1, axis=1)[:, :hi]]
+            priority = u_cells
+        else:
+            R, S = len(walls), self.size
+            w2 = walls.reshape(R, S, S)
+            around = np.zeros((R, S, S), dtype=np.int8)
+            up, down = w2[:, :-2, 1:-1].astype(np.int8), w2[:, 2:, 1:-1]
+            around[:, 1:-1, 1:-1] = up + down + w2[:, 1:-1, :-2] + w2[:, 1:-1, 2:]
+            dead = (around == 3).reshape(R, S * S) & ~walls
+            priority = u_cells + np.where(dead, 0.0, 1.0) + np.where(walls, 4.0, 0.0)
+            chosen = np.argpartition(priority, hi - 1, axis=1)[:, :hi]
         order = np.argsort(np.take_along_axis(priority, chosen, axis=1), axis=1)
-        items = np.take_along_axis(chosen, order, axis=1)
-        j = np.arange(1, hi + 1)[None, :]
-        # The agent starts on a uniformly random free cell without an item.
-        taken = walls.copy()
-        np.put_along_axis(taken, items, j <= n_total[:, None], axis=1)
-        agent = np.argmin(np.where(taken, 2.0, u_place[:, S * S :]), axis=1)
-        is_key = j <= n_keys[:, None]
-        is_chest = ~is_key & (j <= n_total[:, None])
-        keys = np.zeros((R, S * S), dtype=bool)
-        chests = np.zeros((R, S * S), dtype=bool)
-        np.put_along_axis(keys, items, is_key, axis=1)
-        np.put_along_axis(chests, items, is_chest, axis=1)
-        return walls, agent, keys, chests
+        return np.take_along_axis(chosen, order, axis=1)
 
     def reset_slots(self, slots: np.ndarray, level_seeds: np.ndarray) -> None:
         """Start a new episode in ``slots`` on the levels of ``level_seeds``."""
@@ -299,20 +365,19 @@ class KeysChestsCore:
             pos, base = self.pos, self._row_base
         else:
             pos, base = self.pos[slots], np.asarray(slots, dtype=np.int64) * self._cells
-        flat = self.grid.reshape(-1)
         m = len(pos)
-        # Cell codes are exclusive (one of empty, wall, key, chest, open chest), so
-        # each channel is one comparison, all three in one broadcast ufunc call.
         if self.view_size is None:
-            codes = flat[base[:, None] + self._view_offsets[None, :]]
+            codes = self.grid.reshape(-1)[base[:, None] + self._full_view_cells[None, :]]
             view = np.zeros((m, 4, self.size * self.size), dtype=np.uint8)
-            np.equal(codes[:, None, :], _CHANNEL_CODES, out=view[:, :3].view(bool))
+            _one_hot(codes, view)
             r, c = np.divmod(pos, self.padded_size)
             view[np.arange(m), 3, (r - self.pad) * self.size + (c - self.pad)] = 1
         else:
-            codes = flat[(base + pos)[:, None] + self._view_offsets[None, :]]
-            view = np.empty((m, 3, self.view_size * self.view_size), dtype=np.uint8)
-            np.equal(codes[:, None, :], _CHANNEL_CODES, out=view.view(bool))
+            rows = np.arange(self.num_envs) if slots is None else np.asarray(slots, dtype=np.int64)
+            r, c = np.divmod(pos, self.padded_size)
+            codes = self._windows[rows, r - self.pad, c - self.pad].reshape(m, -1)
+            view = np.empty((m, 3, codes.shape[1]), dtype=np.uint8)
+            _one_hot(codes, view)
         held = self.inventory if slots is None else self.inventory[slots]
         inventory = np.minimum(held, INVENTORY_CAP)
         return {
