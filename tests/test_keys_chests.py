@@ -136,6 +136,17 @@ def test_egocentric_view_is_a_crop_with_walls_outside(kwargs: dict) -> None:
         np.testing.assert_array_equal(obs["view"], channels[:, r : r + view, c : c + view])
 
 
+@pytest.mark.parametrize("view_size", [9, None])
+def test_observing_some_slots_is_observing_all_and_selecting(view_size: int | None) -> None:
+    core = KeysChestsCore(6, **{**TRAIN_KWARGS, "view_size": view_size})
+    core.reset_slots(np.arange(6), np.arange(6))
+    core.step(np.array([0, 1, 2, 3, 1, 2]))
+    slots = np.array([4, 1])
+    some, every = core.observe(slots), core.observe()
+    for name in ("view", "inventory"):
+        np.testing.assert_array_equal(some[name], every[name][slots])
+
+
 def test_full_view_has_agent_channel() -> None:
     env = KeysChestsEnv(**{**TRAIN_KWARGS, "view_size": None})
     obs, _ = env.reset(seed=1)
