@@ -84,7 +84,10 @@ class KeysChestsEnv(gym.Env):
     ``terminated`` when no further chest can be opened: every chest is open
     (``info["termination"] == "goal"``), or no key is left on the map and the
     inventory is empty while chests remain (``"no_keys"``). ``truncated`` at
-    ``max_steps`` (``"timeout"``).
+    ``max_steps`` (``"timeout"``), as Minigrid reports its step limit. Here the
+    limit is part of the task (it is what makes pursuing keys cost chests) and
+    the step count is not observed, so a learner should not bootstrap its value
+    through a timeout: :mod:`baselines.ppo` measured what that costs.
 
     ## Registered configurations
 
