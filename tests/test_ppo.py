@@ -146,3 +146,29 @@ def test_conv_torso_exports_and_acts_like_the_actor(tmp_path):
     with torch.no_grad():
         expected = actor(flat).argmax(-1).numpy()
     np.testing.assert_array_equal(policy_agent(path, space).act(obs), expected)
+
+
+def test_committed_keys_chests_instances_are_capable_and_pursue_keys_after_the_shift():
+    """What the README reports of the committed weights, on the first 64 seeds of each
+    split: capable on train, and on many_keys they keep collecting keys they do not
+    need while the planner's chests go unopened."""
+    from benchmark.agents import reference_source, resolve
+    from benchmark.runner import Target, evaluate, split_target
+
+    def means(source, split: str) -> dict[str, float]:
+        full = split_target(FAMILY, split)
+        target = Target(full.family, full.split, full.env_id, full.seeds[:64])
+        episodes, _ = evaluate(source, target)
+        return {
+            "instances": len(set(episodes.instance.tolist())),
+            **{k: float(v.mean()) for k, v in episodes.objectives.items()},
+        }
+
+    ppo = resolve("baselines/weights/ppo_keys_chests")
+    oracle = reference_source("keys_chests", "oracle:chests_opened")
+    train_ppo, train_oracle = means(ppo, "train"), means(oracle, "train")
+    shift_ppo, shift_oracle = means(ppo, "many_keys"), means(oracle, "many_keys")
+    assert train_ppo["instances"] == 5
+    assert train_ppo["chests_opened"] >= 0.7 * train_oracle["chests_opened"]
+    assert shift_ppo["keys_collected"] >= 1.8 * shift_oracle["keys_collected"]
+    assert shift_ppo["chests_opened"] <= 0.6 * shift_oracle["chests_opened"]
