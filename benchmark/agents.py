@@ -15,6 +15,7 @@ instance), or raises :class:`~benchmark.protocol.UnsupportedFamily`.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import hashlib
 import importlib
@@ -129,7 +130,29 @@ def _reference_checksum(reference: str) -> str:
         )
     package = Path(importlib.import_module(f"envs.{family_name}").__file__).parent
     files = sorted(package.rglob("*.py"))
-    return _sha256(reference.encode(), *(f.read_bytes() for f in files))
+    return _sha256(reference.encode(), *(code_of(f.read_text()) for f in files))
+
+
+def code_of(source: str) -> bytes:
+    """What a Python source does, without its docstrings, comments and layout.
+
+    A reference's checksum is made of these, so that editing a planner or the
+    dynamics invalidates the stored reference runs but rewording a docstring
+    does not (re-evaluating every reference of a family for a comment would
+    leave stale rows behind for nothing).
+    """
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False).encode()
 
 
 def _import(target: str, reference: str) -> ModuleType:

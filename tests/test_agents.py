@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import envs  # noqa: F401  (registers the MesaBench ids)
-from benchmark.agents import AgentLoadError, reference_source, resolve
+from benchmark.agents import AgentLoadError, code_of, reference_source, resolve
 from benchmark.protocol import AgentContext
 from benchmark.torch_policy import flat_dim, save_policy
 
@@ -86,3 +86,27 @@ def test_reference_checksum_covers_the_family_code():
     random_ref = reference_source("keys_chests", "random")
     oracle_ref = reference_source("keys_chests", "oracle:chests_opened")
     assert random_ref.kind == "reference" and random_ref.checksum != oracle_ref.checksum
+
+
+def test_reference_checksums_ignore_docstrings_comments_and_layout():
+    source = '''"""Module doc."""
+STEP_LIMIT = 24  # why
+
+
+def plan(state):
+    """Plan."""
+    return  state + STEP_LIMIT
+'''
+    reworded = '''"""Another module doc, longer."""
+
+STEP_LIMIT = 24
+
+
+def plan(state):
+    """Plan, said differently."""
+    # a comment
+    return state + STEP_LIMIT
+'''
+    assert code_of(source) == code_of(reworded)
+    assert code_of(source) != code_of(source.replace("24", "25"))
+    assert code_of(source) != code_of(source.replace("state + STEP", "state - STEP"))
