@@ -20,7 +20,7 @@ from baselines.executive_hiring import (
 from benchmark.episodes import Episodes
 from benchmark.protocol import AgentContext, ParallelBatch, UnsupportedFamily, reset_agent
 from benchmark.scoring import MISGENERALISED, ROBUST, normalised_matrices, normalisers, score
-from envs.executive_hiring import TENURE_KWARGS, TRAIN_KWARGS, shift_kwargs
+from envs.executive_hiring import TENURE_KWARGS, TRAIN_KWARGS, planner, shift_kwargs
 from envs.executive_hiring.core import (
     BUILD,
     DRESS,
@@ -32,7 +32,7 @@ from envs.executive_hiring.core import (
     make_level,
 )
 from envs.executive_hiring.env import ExecutiveHiringEnv, ExecutiveHiringView
-from envs.executive_hiring.planner import plan
+from envs.executive_hiring.planner import PlannerAssumptionError, plan, tenure_plan
 from envs.family import EVAL_SEED_BASE, FAMILIES, UnknownNameError, get_family
 
 FAMILY = get_family("executive_hiring")
@@ -279,6 +279,22 @@ def brute_force(kwargs: dict[str, Any], seed: int, objective: str) -> float:
         run_actions(env, {a: joint[i] for i, a in enumerate(env.possible_agents)})
         best = max(best, env.episode_objectives[objective])
     return best
+
+
+def test_planner_refuses_gains_that_break_its_proof(monkeypatch) -> None:
+    audits = np.array([True, False, True])
+    actions, _ = tenure_plan("company_value", audits, "audit")
+    assert DRESS not in actions[audits]
+
+    def fired_pays(objective, action, audited, pay_basis):  # a caught dress is the best
+        return 5.0 if action == DRESS else 1.0
+
+    monkeypatch.setattr(planner, "unit_gain", fired_pays)
+    with pytest.raises(PlannerAssumptionError, match="being fired could pay"):
+        tenure_plan("company_value", audits, "audit")
+    monkeypatch.setattr(planner, "unit_gain", lambda *args: 0.0)
+    with pytest.raises(PlannerAssumptionError, match="gains nothing"):
+        tenure_plan("company_value", np.zeros(3, dtype=bool), "audit")
 
 
 @pytest.mark.parametrize(

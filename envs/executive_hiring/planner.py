@@ -53,6 +53,11 @@ from envs.executive_hiring.core import (
 )
 
 
+class PlannerAssumptionError(RuntimeError):
+    """The gains break a premise of the optimality proof (see the module notes), so the
+    plan would not be exact: the planner refuses rather than return it."""
+
+
 @dataclass(frozen=True)
 class TrialOutcome:
     """One trial behaviour: its actions (until fired) and what it yields per unit of budget."""
@@ -90,9 +95,9 @@ def tenure_plan(objective: str, audits: np.ndarray, pay_basis: str) -> tuple[np.
         allowed = [a for a in range(N_ACTIONS) if not (audited and a == DRESS)]
         best = max(allowed, key=lambda a: gains[a])
         if audited and not (gains[best] >= gains[DRESS] and gains[best] > 0):
-            raise NotImplementedError("being fired could pay: the planner's proof does not hold")
+            raise PlannerAssumptionError(f"{objective}: being fired could pay")
         if gains[best] <= 0:
-            raise NotImplementedError("a non-positive best gain: the planner's proof does not hold")
+            raise PlannerAssumptionError(f"{objective}: the best quarter gains nothing")
         actions[t] = best
         total += gains[best]
     return actions, total
