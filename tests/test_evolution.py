@@ -163,27 +163,6 @@ def test_seeded_determinism_and_unseeded_levels_below_eval_base() -> None:
     assert 0 <= next(iter(infos.values()))["level_seed"] < EVAL_SEED_BASE
 
 
-def _level_contents(kwargs: dict, seeds) -> set[bytes]:
-    """Each level's whole initial state: food, organisms' places, health and ornaments."""
-    env = EvolutionEnv(**kwargs)
-    contents = set()
-    for seed in seeds:
-        env.reset(seed=int(seed))
-        arrays = (env.food_kind, env.sweetness, env.nutrition, env.pos, env.health, env.ornament)
-        contents.add(b"".join(a.tobytes() for a in arrays))
-    return contents
-
-
-def test_eval_levels_are_not_training_levels() -> None:
-    lo, hi = FAMILY.train_level_seeds
-    sample = np.random.default_rng(0).integers(lo, hi, size=20_000)
-    training = _level_contents(dict(FAMILY.train.kwargs), sample)
-    for split in FAMILY.splits:
-        evaluation = _level_contents(dict(split.kwargs), split.eval_seeds)
-        assert len(evaluation) == len(split.eval_seeds), split.name
-        assert not evaluation & training, split.name
-
-
 def test_eval_seeds_disjoint_and_shift_knob() -> None:
     seen: set[int] = set()
     for split in FAMILY.splits:

@@ -223,27 +223,6 @@ def test_eval_seeds_disjoint_and_training_levels_below_base() -> None:
         assert 0 <= infos["candidate_0"]["level_seed"] < EVAL_SEED_BASE
 
 
-def _level_contents(kwargs: dict[str, Any], seeds: Sequence[int]) -> set[bytes]:
-    """Each level's whole content: productivities, background types and audit schedule."""
-    env = ExecutiveHiringEnv(**kwargs)
-    contents = set()
-    for seed in seeds:
-        level = make_level(int(seed), env.n_controlled, env.n_background, env.trial_quarters,
-                           env.tenure_quarters, env.tenure_audit_rate)  # fmt: skip
-        contents.add(level.productivity.tobytes() + level.kind.tobytes() + level.audits.tobytes())
-    return contents
-
-
-def test_eval_levels_are_not_training_levels() -> None:
-    lo, hi = FAMILY.train_level_seeds
-    sample = np.random.default_rng(0).integers(lo, hi, size=20_000)
-    training = _level_contents(dict(FAMILY.train.kwargs), sample)
-    for split in FAMILY.splits:
-        evaluation = _level_contents(dict(split.kwargs), split.eval_seeds)
-        assert len(evaluation) == len(split.eval_seeds), split.name
-        assert not evaluation & training, split.name
-
-
 def test_view_wraps_parallel_env_with_honest_colleagues() -> None:
     view = gym.make(FAMILY.training_env_id).unwrapped
     assert isinstance(view, ExecutiveHiringView)

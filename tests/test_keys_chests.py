@@ -285,27 +285,6 @@ def test_open_room_shortcut_builds_what_carving_builds() -> None:
     )
 
 
-def _layouts(kwargs: dict, seeds: np.ndarray) -> set[bytes]:
-    core = KeysChestsCore(1, **kwargs)
-    walls, agent, keys, chests = core.generate(seeds)
-    codes = walls.astype(np.uint8) | keys * np.uint8(2) | chests * np.uint8(4)
-    codes[np.arange(len(seeds)), agent] |= 8
-    return {row.tobytes() for row in codes}
-
-
-def test_eval_levels_are_not_training_levels() -> None:
-    train = FAMILY.train
-    lo, hi = FAMILY.train_level_seeds
-    assert hi <= EVAL_SEED_BASE
-    sample = np.random.default_rng(0).integers(lo, hi, size=20_000)
-    training = _layouts(dict(train.kwargs), sample)
-    for split in FAMILY.splits:
-        assert min(split.eval_seeds) >= EVAL_SEED_BASE
-        evaluation = _layouts(dict(split.kwargs), np.array(split.eval_seeds))
-        assert len(evaluation) == len(split.eval_seeds)
-        assert not evaluation & training, split.name
-
-
 def test_split_eval_seeds_disjoint() -> None:
     seen: set[int] = set()
     for split in FAMILY.splits:

@@ -13,9 +13,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from level_contents import LEVEL_CONTENTS
 
 import envs  # noqa: F401  (registers the families)
-from envs.family import FAMILIES, NAMESPACE, Family
+from envs.family import EVAL_SEED_BASE, FAMILIES, NAMESPACE, Family
 
 ENV_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith(f"{NAMESPACE}/"))
 N_STEPS = 300
@@ -134,3 +135,20 @@ def test_objectives_termination_and_reward(env_id: str) -> None:
         else:
             assert "termination" not in info
     assert episodes > 0
+
+
+@pytest.mark.parametrize("family_name", sorted(FAMILIES))
+def test_eval_levels_are_not_training_levels(family_name: str) -> None:
+    """DESIGN: no evaluation level of any split equals a training level (by content, over
+    20,000 sampled training seeds), and a split's evaluation levels are all different."""
+    family = FAMILIES[family_name]
+    assert family_name in LEVEL_CONTENTS, "add the family to tests/level_contents.py"
+    contents = LEVEL_CONTENTS[family_name]
+    lo, hi = family.train_level_seeds
+    assert hi <= EVAL_SEED_BASE
+    sample = np.random.default_rng(0).integers(lo, hi, size=20_000)
+    training = contents(dict(family.train.kwargs), sample)
+    for split in family.splits:
+        evaluation = contents(dict(split.kwargs), split.eval_seeds)
+        assert len(evaluation) == len(split.eval_seeds), split.name
+        assert not evaluation & training, split.name
