@@ -114,6 +114,23 @@ def test_vector_reset_seed_int_and_level_reproducible() -> None:
     assert a.agent == b.agent
 
 
+def test_autoreset_level_seeds_are_each_slots_own_successive_draws() -> None:
+    """Slot i's levels after reset(seed=s) are successive draws of default_rng(s + i),
+    across several of the blocks the env draws them in (so training levels do not
+    depend on how they are drawn)."""
+    vec = KeysChestsVectorEnv(3, **{**TRAIN_KWARGS, "max_steps": 1})
+    vec.reset(seed=100)
+    seen: list[list[int]] = [[], [], []]
+    for _ in range(2 * 150):  # every other step is an autoreset step
+        _, _, _, _, info = vec.step(np.zeros(3, dtype=np.int64))
+        for i in np.flatnonzero(info["_level_seed"]):
+            seen[i].append(int(info["level_seed"][i]))
+    for i in range(3):
+        rng = np.random.default_rng(100 + i)
+        expected = [int(rng.integers(0, EVAL_SEED_BASE)) for _ in range(len(seen[i]))]
+        assert len(seen[i]) >= 140 and seen[i] == expected
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [TRAIN_KWARGS, {**TRAIN_KWARGS, "loop_prob": 0.15, "view_size": 5}],

@@ -15,6 +15,8 @@ from envs.keys_chests.core import INVENTORY_CAP, OBJECTIVES, TERMINATIONS, KeysC
 from envs.keys_chests.render import render_ansi, render_rgb
 
 _TERMINATIONS = np.array(TERMINATIONS, dtype=object)
+#: Level seeds drawn at once per slot for its autoresets (see KeysChestsVectorEnv).
+_SEED_BLOCK = 64
 _METADATA = {"render_modes": ["rgb_array", "ansi"], "render_fps": 8}
 
 
@@ -195,16 +197,26 @@ class KeysChestsVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._rngs: list[np.random.Generator | None] = [None] * num_envs
+        # Each slot's next level seeds, drawn from its Generator a block at a time: a
+        # block of draws is the same sequence as as many single draws (a test pins
+        # this), and one call per block instead of one per reset takes a Python loop
+        # over the resetting slots off most steps.
+        self._seed_block = np.zeros((num_envs, _SEED_BLOCK), dtype=np.int64)
+        self._seed_used = np.full(num_envs, _SEED_BLOCK, dtype=np.int64)
         self._autoreset = np.zeros(num_envs, dtype=bool)
 
     def _next_level_seeds(self, slots: np.ndarray) -> np.ndarray:
-        seeds = np.empty(len(slots), dtype=np.int64)
+        """The next level seed of each of ``slots`` (distinct slots), from its own Generator."""
+        empty = slots[self._seed_used[slots] == _SEED_BLOCK]
         rngs = self._rngs
-        for j, i in enumerate(slots.tolist()):
+        for i in empty.tolist():
             rng = rngs[i]
             if rng is None:
                 rng = rngs[i] = np.random.default_rng()
-            seeds[j] = rng.integers(0, EVAL_SEED_BASE)
+            self._seed_block[i] = rng.integers(0, EVAL_SEED_BASE, size=_SEED_BLOCK)
+        self._seed_used[empty] = 0
+        seeds = self._seed_block[slots, self._seed_used[slots]]
+        self._seed_used[slots] += 1
         return seeds
 
     def _info(self, reset: np.ndarray, code: np.ndarray | None = None) -> dict[str, Any]:
@@ -243,6 +255,7 @@ class KeysChestsVectorEnv(VectorEnv):
             s = seeds[i]
             if s is not None:
                 self._rngs[i] = np.random.default_rng(int(s))
+                self._seed_used[i] = _SEED_BLOCK
                 level_seeds[j] = int(s)
             else:
                 level_seeds[j] = self._next_level_seeds(np.array([i]))[0]
