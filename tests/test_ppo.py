@@ -116,6 +116,7 @@ def test_overrides_convert_types_and_reject_unknown_fields():
     )
     assert args.learning_rate == 1e-3 and args.num_envs == 32
     assert args.hidden_sizes == (128, 32) and args.anneal_lr is False
+    assert apply_overrides(args, ["hidden_sizes=[256, 256]"]).hidden_sizes == (256, 256)
     assert apply_overrides(args, ["target_kl=none"]).target_kl is None
     assert apply_overrides(args, ["target_kl=0.02"]).target_kl == 0.02
     assert apply_overrides(args, ['env_kwargs={"view_size": 7}']).env_kwargs == {"view_size": 7}
