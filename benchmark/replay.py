@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -68,12 +67,7 @@ def record_gymnasium(
 ) -> Recording:
     """Play one episode of ``target`` on level ``seed`` and record every frame
     (the first ``max_steps`` steps only, if given)."""
-    spec = gym.spec(target.env_id)
-    mode = "vector_entry_point" if spec.vector_entry_point else "sync"
-    env = gym.make_vec(
-        target.env_id, num_envs=1, vectorization_mode=mode, render_mode="rgb_array",
-        **target.overrides,
-    )  # fmt: skip
+    env = target.make_env(1, render_mode="rgb_array")
     try:
         context = AgentContext(
             family=family.name, split=target.split, env_id=target.env_id,

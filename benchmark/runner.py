@@ -112,11 +112,12 @@ class Target:
         payload = json.dumps({"spec": json.loads(self.spec_json()), "seeds": self.seeds_digest})
         return hashlib.sha256(payload.encode()).hexdigest()
 
-    def make_env(self, num_envs: int) -> gym.vector.VectorEnv:
-        """The batched Gymnasium environment of a Gymnasium family's target."""
+    def make_env(self, num_envs: int, **extra: Any) -> gym.vector.VectorEnv:
+        """The batched Gymnasium environment of a Gymnasium family's target (``extra``:
+        further kwargs such as ``render_mode``)."""
         mode = "vector_entry_point" if gym.spec(self.env_id).vector_entry_point else "sync"
         return gym.make_vec(
-            self.env_id, num_envs=num_envs, vectorization_mode=mode, **self.overrides
+            self.env_id, num_envs=num_envs, vectorization_mode=mode, **self.overrides, **extra
         )
 
     def make_parallel_envs(self, num_envs: int, **extra: Any) -> list[Any]:
