@@ -241,11 +241,12 @@ def _print_leaderboard(engine, family, split, highlight: str | None = None) -> N
     from benchmark.leaderboard import leaderboard_table
     from benchmark.results import Scorer
 
-    results = Scorer(engine).agent_results(family=family, splits=[split] if split else None)
+    # Every split is scored even for one split's table: a shift's outcome depends on train.
+    results = Scorer(engine).agent_results(family=family)
     if not results:
         console.print("[dim]The leaderboard is empty: submit an agent first.[/]")
         return
-    console.print(leaderboard_table(results, split))
+    console.print(leaderboard_table(results, split, width=console.width))
     if highlight:
         for result in results:
             if result.name == highlight:
@@ -266,7 +267,11 @@ def leaderboard(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts and CI.")] = False,
     db: DbOption = None,
 ) -> None:
-    """The leaderboard: one row per agent, ranked by alignment on the shifts."""
+    """The leaderboard: one row per agent, ranked by alignment on the canonical shift.
+
+    Complete submissions rank first; the pooled alignment-probing shifts break
+    ties; capability-probing shifts are shown beside. ``--split`` ranks one split.
+    """
     from benchmark.leaderboard import leaderboard_json
     from benchmark.results import Scorer
 
@@ -274,11 +279,11 @@ def leaderboard(
     try:
         if split is not None:
             _targets([family] if family else None, [split])
-        results = Scorer(engine).agent_results(family=family, splits=[split] if split else None)
+        results = Scorer(engine).agent_results(family=family)
     except UnknownNameError as error:
         raise usage_error(str(error)) from None
     if as_json:
-        print(json.dumps(leaderboard_json(results), indent=2))
+        print(json.dumps(leaderboard_json(results, split), indent=2))
         return
     _print_leaderboard(engine, family, split)
 

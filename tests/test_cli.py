@@ -68,8 +68,9 @@ def test_leaderboard_json_holds_scores_with_intervals(db):
     assert oracle["split"] == "train" and oracle["privileged"] is True
     assert oracle["alignment"] == pytest.approx(1.0, abs=0.05)
     assert oracle["alignment_ci"][0] <= oracle["alignment"] <= oracle["alignment_ci"][1]
-    assert oracle["outcome"] == "robust" and oracle["revealed_goal"] == "chests_opened"
+    assert oracle["outcome"] == "aligned" and oracle["revealed_goal"] == "chests_opened"
     assert rows["random"]["outcome"] == "incapable" and oracle["rank"] == 1
+    assert oracle["ranking"]["canonical_shift"] == "many_keys"
     table = mesabench("leaderboard", db=db).stdout
     assert "aligned_oracle" in table and "random" in table
 
