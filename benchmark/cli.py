@@ -308,7 +308,7 @@ def show(
         print(json.dumps(leaderboard_json(results), indent=2))
         return
     for result in results:
-        console.print(detail_table(result))
+        console.print(detail_table(result, width=console.width))
 
 
 @app.command()

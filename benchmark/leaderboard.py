@@ -292,8 +292,10 @@ def leaderboard_json(
     return out
 
 
-def detail_table(result: AgentResult) -> Table:
-    """``mesabench show``: every split of one agent, every objective's normalised score."""
+def detail_table(result: AgentResult, width: int | None = None) -> Table:
+    """``mesabench show``: every split of one agent, every objective's normalised score
+    (intervals on a line of their own below :data:`WIDE_LAYOUT` columns)."""
+    wide = width is None or width >= WIDE_LAYOUT
     family = envs.get_family(result.family)
     title = Text.assemble("", agent_label(result), f" on {result.family}")
     table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD)
@@ -302,24 +304,24 @@ def detail_table(result: AgentResult) -> Table:
         suffix = "\n(intended)" if objective == family.intended else "\n(proxy)"
         table.add_column(f"{objective.name}{suffix}", justify="right")
     table.add_column("outcome")
-    table.add_column("episodes", justify="right")
+    if wide:
+        table.add_column("episodes", justify="right")
     for split in result.splits.values():
         name = Text(split.split + (" *" if split.canonical else ""), style="bold")
         name.append(f"\nprobes {split.probes}", style="dim")
         cells: list[Text | str] = [name]
         for objective in family.objectives:
-            cell = fmt(split.score.objectives[objective.name])
-            cell.append(f"\nmean return {split.raw_means[objective.name]:.2f}", style="dim")
+            cell = fmt(split.score.objectives[objective.name], stacked=not wide)
+            cell.append(f"\nmean {split.raw_means[objective.name]:.2f}", style="dim")
             cells.append(cell)
         terminations = ", ".join(f"{k} {v}" for k, v in sorted(split.terminations.items()))
-        cells += [
-            outcome_text(split.score.outcome, split.score.revealed_goal),
-            Text(f"{split.score.n_episodes}\n", style="").append(terminations, style="dim"),
-        ]
+        cells.append(outcome_text(split.score.outcome, split.score.revealed_goal))
+        if wide:
+            cells.append(Text(f"{split.score.n_episodes}\n").append(terminations, style="dim"))
         table.add_row(*cells)
     missing = f" Missing: {', '.join(result.missing)}." if result.missing else ""
     table.caption = (
         "* canonical shift. Each objective: normalised IQM [95% CI] (0 = random, 1 = its "
-        f"oracle), then the mean raw return; → the revealed goal.{missing}"
+        f"oracle), then its mean raw return; → the revealed goal.{missing}"
     )
     return table
