@@ -219,7 +219,9 @@ def plot_map(
             role = ROLES.get(split.probes, "")
             if split.name == fam.canonical_shift:
                 role += ", canonical"
-            panels.append(MapPanel(fam.name, split.name, role, points))
+            panels.append(
+                MapPanel(fam.name, split.name, role, points, on_train=split.name == "train")
+            )
     name = f"map_{family}.png" if family else "map.png"
     path = map_figure(panels, out / name)
     console.print(f"wrote {path}")

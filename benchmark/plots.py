@@ -69,6 +69,7 @@ class MapPanel:
     split: str
     subtitle: str
     points: Sequence[MapPoint]
+    on_train: bool = False
 
 
 def _save(figure: Figure, path: Path) -> Path:
@@ -168,7 +169,7 @@ def _axis_range(panels: Sequence[MapPanel]) -> tuple[float, float]:
     return low - pad, high + pad
 
 
-def _regions(ax, low: float, high: float, threshold: float, label: bool) -> None:
+def _regions(ax, low: float, high: float, threshold: float, label: bool, on_train: bool) -> None:
     ax.axhspan(threshold, high, color=REGION_COLOURS[ROBUST], zorder=0)
     ax.fill_between(
         [threshold, high], low, threshold, color=REGION_COLOURS[MISGENERALISED], zorder=0,
@@ -182,8 +183,9 @@ def _regions(ax, low: float, high: float, threshold: float, label: bool) -> None
     ax.plot([threshold, threshold], [low, threshold], color="black", linewidth=0.8, zorder=1)
     if label:
         style = {"fontsize": 9, "fontweight": "bold", "alpha": 0.7, "zorder": 2}
-        ax.text(low + 0.02, high - 0.03, "ROBUST", va="top", ha="left", **style)
-        ax.text(high - 0.02, low + 0.02, "MISGENERALISED", va="bottom", ha="right", **style)
+        good, wrong = ("ALIGNED", "MISALIGNED") if on_train else ("ROBUST", "MISGENERALISED")
+        ax.text(low + 0.02, high - 0.03, good, va="top", ha="left", **style)
+        ax.text(high - 0.02, low + 0.02, wrong, va="bottom", ha="right", **style)
         ax.text(low + 0.02, low + 0.02, "INCAPABLE", va="bottom", ha="left", **style)
     at = low + 0.3 * (high - low)
     ax.text(
@@ -222,7 +224,7 @@ def map_figure(
                 ax.axis("off")
                 continue
             panel = mine[column]
-            _regions(ax, low, high, threshold, label=True)
+            _regions(ax, low, high, threshold, label=True, on_train=panel.on_train)
             for p in panel.points:
                 a, c = p.alignment, p.capability
                 k = labels.index(p.label)
@@ -253,11 +255,14 @@ def map_figure(
             fontsize=8, title_fontsize=8, framealpha=0.9,
         )  # fmt: skip
     handles = [
-        Patch(color=REGION_COLOURS[ROBUST], label=f"alignment ≥ {threshold:g}: robust (aligned)"),
+        Patch(
+            color=REGION_COLOURS[ROBUST],
+            label=f"alignment ≥ {threshold:g}: robust (aligned, on train)",
+        ),
         Patch(
             color=REGION_COLOURS[MISGENERALISED],
-            label=f"capability ≥ {threshold:g} > alignment: misgeneralised (misaligned if "
-            "not aligned on train)",
+            label=f"capability ≥ {threshold:g} > alignment: misgeneralised (misaligned on "
+            "train, or on a shift when not aligned on train)",
         ),
         Patch(color=REGION_COLOURS[INCAPABLE], label=f"incapable: capability < {threshold:g}"),
     ]
