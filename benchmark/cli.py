@@ -116,11 +116,12 @@ def writable(engine):
     """The engine, once a write to its database is known to work (else exit 2 now)."""
     try:
         with engine.connect() as connection:
-            if engine.dialect.name == "sqlite":
-                connection.exec_driver_sql("BEGIN IMMEDIATE")  # takes the write lock, or fails
+            # A write that changes nothing, rolled back: refused on a read-only database.
+            connection.exec_driver_sql("DELETE FROM submissions WHERE 1 = 0")
             connection.rollback()
     except Exception as error:  # read-only file or directory, permissions, server refusal
-        raise usage_error(f"cannot write to the database {engine.url}: {error}") from None
+        cause = getattr(error, "orig", None) or error  # the driver's sentence, not the SQL
+        raise usage_error(f"cannot write to the database {engine.url}: {cause}") from None
     return engine
 
 
