@@ -392,3 +392,17 @@ def test_killing_the_command_leaves_no_process_behind(arena, how):
             process.kill()
             process.wait()
     assert "sleeper" not in arena.stored_names()
+
+
+def test_a_replay_runs_the_agent_isolated_too(arena, tmp_path):
+    agent = arena.agents / "replayed.py"
+    agent.write_text((arena.agents / "hostile.py").read_text() + "\nfactory = claims_privilege\n")
+    assert arena.submit(f"{agent}:factory", name="replayed").exit_code == 0
+    before = arena.dump()
+    agent.write_text((arena.agents / "hostile.py").read_text() + "\nfactory = os_exit_in_act\n")
+    args = ["replay", "replayed", "--family", "keys_chests", "--split", "train", "--max-steps",
+            "3", "--out", str(tmp_path / "r.gif"), "--db", arena.url]  # fmt: skip
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 1, done.output
+    assert "agent process exited (code 0) during act()" in " ".join(done.stderr.split())
+    assert arena.dump() == before and not (tmp_path / "r.gif").exists()
