@@ -391,6 +391,10 @@ def evaluate(
         episodes, _ = _evaluate(
             source, target, batch_size, agent_seed, lambda context: build_remote(process, context)
         )
+        try:
+            process.check_processes("the run")
+        except AgentProblem as problem:
+            raise AgentFailure(source.reference, target.label, problem.problem) from None
     return episodes, False
 
 

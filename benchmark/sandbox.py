@@ -54,6 +54,9 @@ _NUMERIC_KINDS = "biuf"
 
 _HEADER = 8  # bytes of the little-endian length before every message
 
+#: Longest interval between two checks of the agent's processes while it acts.
+PROCESS_CHECK_SECONDS = 0.2
+
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -185,6 +188,7 @@ class AgentProcess:
         self._adopted_before: set[int] = set()
         self._buffer = bytearray()
         self._shared = _SharedArrays()
+        self._next_process_check = 0.0
 
     # ----------------------------------------------------------------- lifetime
 
@@ -253,6 +257,26 @@ class AgentProcess:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
 
+    def check_processes(self, what: str) -> None:
+        """Fail (and kill everything) if the agent runs more processes than the limit.
+
+        Called after every request but ``act``, after ``act`` at most every
+        :data:`PROCESS_CHECK_SECONDS` (scanning /proc costs a fraction of a
+        millisecond), and once more before a run's episodes are accepted.
+        """
+        process = self.process
+        if process is None:
+            return
+        self._next_process_check = time.monotonic() + PROCESS_CHECK_SECONDS
+        extra = len(descendants(process.pid)) - self._baseline + len(self._adopted())
+        if extra > self.limits.processes - 1:
+            self.close()
+            raise AgentProblem(
+                f"the agent started {extra} process(es) by the end of {what}: over the "
+                "processes limit "
+                f"({self.limits.processes}, the agent itself included)"
+            )
+
     def _adopted(self) -> set[int]:
         """Processes the agent started that outlived their parent and became this one's."""
         own = {self.process.pid} if self.process is not None else set()
@@ -320,13 +344,8 @@ class AgentProcess:
         except AgentProblem:
             self.close()
             raise
-        extra = len(descendants(process.pid)) - self._baseline + len(self._adopted())
-        if extra > self.limits.processes - 1:
-            self.close()
-            raise AgentProblem(
-                f"{what} started {extra} process(es): over the processes limit "
-                f"({self.limits.processes}, the agent itself included)"
-            )
+        if what != "act()" or time.monotonic() >= self._next_process_check:
+            self.check_processes(what)
         if header.get("error") is not None:
             problem = str(header["error"])[:2000]
             if header.get("memory"):
