@@ -46,8 +46,11 @@ import numpy as np
 from benchmark.agents import AgentSource
 from benchmark.protocol import AgentContext, UnsupportedFamily
 
-#: Largest message either side accepts (a batch of observations or actions).
-MAX_MESSAGE_BYTES = 1 << 30
+#: Largest reply accepted from an agent process (a batch of actions is far smaller).
+MAX_REPLY_BYTES = 64 << 20
+
+#: Most instances one factory may build.
+MAX_INSTANCES = 1000
 
 #: Array dtypes a reply may carry: numbers and booleans, never objects.
 _NUMERIC_KINDS = "biuf"
@@ -187,7 +190,7 @@ class AgentProcess:
         self._to_agent = self._from_agent = -1
         self._adopted_before: set[int] = set()
         self._buffer = bytearray()
-        self._shared = _SharedArrays()
+        self._shared: _SharedArrays | None = None
         self._next_process_check = 0.0
 
     # ----------------------------------------------------------------- lifetime
@@ -198,6 +201,7 @@ class AgentProcess:
         self._adopted_before = set(_children(os.getpid()))
         to_agent_r, to_agent_w = os.pipe()
         from_agent_r, from_agent_w = os.pipe()
+        self._shared = _SharedArrays()
         shared = self._shared.read_only_fd()
         command = [sys.executable, "-m", "benchmark.agent_process", str(to_agent_r),
                    str(from_agent_w), str(shared)]  # fmt: skip
@@ -235,7 +239,9 @@ class AgentProcess:
 
     def close(self) -> None:
         """Kill the agent process and everything it started; reap them."""
-        self._shared.close()
+        if self._shared is not None:
+            self._shared.close()
+            self._shared = None
         process = self.process
         if process is None:
             return
@@ -304,8 +310,15 @@ class AgentProcess:
         }
         reply, _ = self._call(("build", spec), self.limits.startup_seconds, "building the agent")
         if reply.get("unsupported") is not None:
-            raise UnsupportedFamily(str(reply["unsupported"]))
-        return int(reply["instances"])
+            raise UnsupportedFamily(str(reply["unsupported"])[:2000])
+        instances = reply.get("instances")
+        if not isinstance(instances, int) or not 1 <= instances <= MAX_INSTANCES:
+            self.close()
+            raise AgentProblem(
+                f"the agent process broke the protocol while building the agent "
+                f"(instances: {instances!r:.40}, expected 1 to {MAX_INSTANCES})"
+            )
+        return instances
 
     def reset(self, instance: int) -> None:
         self._call(("reset", instance), self.limits.act_seconds, "reset()")
@@ -317,12 +330,12 @@ class AgentProcess:
         return actions
 
     def _call(self, request: tuple, seconds: float, what: str) -> tuple[dict, np.ndarray | None]:
-        process = self.process
-        if process is None:
+        process, shared = self.process, self._shared
+        if process is None or shared is None:
             raise AgentProblem(f"{what}: the agent process is not running")
         buffers: list[pickle.PickleBuffer] = []
         payload = pickle.dumps(request, protocol=5, buffer_callback=buffers.append)
-        sizes = json.dumps(self._shared.put(buffers)).encode()
+        sizes = json.dumps(shared.put(buffers)).encode()
         deadline = time.monotonic() + seconds
         try:
             self._write(
@@ -430,7 +443,7 @@ class AgentProcess:
 
     def _read_message(self, deadline: float, what: str) -> bytes:
         size = int.from_bytes(self._read_exactly(_HEADER, deadline, what), "little")
-        if size > MAX_MESSAGE_BYTES:
+        if size > MAX_REPLY_BYTES:
             raise ValueError(f"a reply of {size} bytes")
         return self._read_exactly(size, deadline, what)
 

@@ -190,6 +190,8 @@ USAGE_ERRORS = [
     ("returns-a-number", "hostile:returns_a_number", (), r"returned int, which has no act\(\)",
      False),
     ("not-callable", "hostile:not_a_factory", (), r"is not callable", False),
+    ("forges-build-reply", "hostile:forges_build_reply", (),
+     r"broke the protocol while building the agent \(instances: 1000000000", False),
     ("misspelt-factory", "hostile:sys_exit_in_ac", (), r"Did you mean 'sys_exit_in_act'", False),
     ("reads-env", "hostile:reads_env", (), r"building the agent raised AttributeError", False),
     ("plays-nothing", "hostile:plays_nothing", (), r"plays none of the chosen families", False),

@@ -147,6 +147,13 @@ def _forge_reply():
 forges_reply = _up_with(_forge_reply)
 
 
+def forges_build_reply(context):
+    """Claims a billion instances, hoping the evaluator makes room for them."""
+    message = json.dumps({"instances": 10**9}).encode()
+    os.write(int(sys.argv[2]), len(message).to_bytes(8, "little") + message)
+    return Up(context)
+
+
 # ----------------------------------------------------------------- hanging
 
 
