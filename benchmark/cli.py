@@ -125,18 +125,11 @@ def writable(engine):
     return engine
 
 
-_noted_isolation = False
-
-
 def note_isolation(untrusted: bool) -> None:
-    """Say once per command when submitted (``untrusted``) agents run without the bwrap sandbox."""
-    global _noted_isolation
-    if _noted_isolation or not untrusted:
-        return
-    note = isolation_note()
+    """Say (once: each command calls this once) when submitted agents run without bwrap."""
+    note = isolation_note() if untrusted else None
     if note is not None:
         errors.print(f"[yellow]note:[/] {escape(note)}")
-        _noted_isolation = True
 
 
 def usage_error(message: str) -> typer.Exit:
