@@ -398,26 +398,22 @@ class AgentProcess:
             )
         return AgentProblem(f"the agent process exited (code {code}) during {what}")
 
-    def _timed_out(self, what: str, seconds: float) -> AgentProblem:
-        limit = "--act-timeout" if what != "building the agent" else "start-up"
-        return AgentProblem(f"{what} did not return within {seconds:g} s (the {limit} limit)")
+    def _timed_out(self, what: str) -> AgentProblem:
+        building = what == "building the agent"
+        seconds = self.limits.startup_seconds if building else self.limits.act_seconds
+        flag = "--startup-timeout" if building else "--act-timeout"
+        return AgentProblem(f"{what} did not return within {seconds:g} s (the {flag} limit)")
 
     def _wait(self, fd: int, writing: bool, deadline: float, what: str) -> None:
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise self._timed_out(what, self._limit_for(what))
         ready = (
-            select.select([], [fd], [], remaining)
-            if writing
-            else select.select([fd], [], [], remaining)
-        )
+            (select.select([], [fd], [], remaining) if writing
+             else select.select([fd], [], [], remaining))
+            if remaining > 0
+            else ([], [], [])
+        )  # fmt: skip
         if not any(ready):
-            raise self._timed_out(what, self._limit_for(what))
-
-    def _limit_for(self, what: str) -> float:
-        return (
-            self.limits.startup_seconds if what == "building the agent" else self.limits.act_seconds
-        )
+            raise self._timed_out(what)
 
     def _write(self, data: bytes, deadline: float, what: str) -> None:
         view = memoryview(data)
