@@ -294,6 +294,14 @@ def test_the_sandbox_tmp_is_private_and_the_network_unreachable(arena):
         arena.listener.accept()
 
 
+@needs_bwrap
+@pytest.mark.parametrize("factory", ["kills_parent", "looks_for_the_evaluator"])
+def test_a_sandboxed_agent_can_neither_see_nor_signal_the_evaluator(arena, factory):
+    done = arena.submit(arena.hostile(factory), name="prowler")
+    assert done.exit_code == 0, done.output
+    assert "prowler" in arena.stored_names()
+
+
 def test_check_exits_3_when_the_agent_can_no_longer_be_evaluated(arena):
     agent = arena.agents / "changing.py"
     agent.write_text((arena.agents / "hostile.py").read_text() + "\nfactory = claims_privilege\n")

@@ -154,6 +154,28 @@ def forges_build_reply(context):
     return Up(context)
 
 
+def _kill_parent():
+    os.kill(os.getppid(), signal.SIGKILL)
+
+
+#: Sandboxed, its parent is the PID namespace's init, which ignores it: it plays on.
+kills_parent = _up_with(_kill_parent)
+
+
+def _look_for_the_evaluator():
+    others = [
+        pid
+        for pid in os.listdir("/proc")
+        if pid.isdigit() and int(pid) not in (os.getpid(), os.getppid())
+    ]
+    if others:
+        raise RuntimeError(f"can see processes {others} (the evaluator among them)")
+
+
+#: Looks through /proc for the evaluating process (to read its memory); sandboxed, finds none.
+looks_for_the_evaluator = _up_with(_look_for_the_evaluator)
+
+
 # ----------------------------------------------------------------- hanging
 
 
