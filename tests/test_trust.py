@@ -120,7 +120,7 @@ def arena(reference_db) -> Arena:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-FAST = ("--act-timeout", "2", "--startup-timeout", "20")
+FAST = ("--act-timeout", "2", "--startup-timeout", "60")
 
 #: (id, factory in hostile.py, extra flags, exit code, message (regex), needs bwrap).
 FAILING_RUNS = [
