@@ -321,14 +321,28 @@ def test_check_exits_3_when_the_agent_can_no_longer_be_evaluated(arena):
     assert arena.dump() == before
 
 
-def test_without_bwrap_agents_still_run_apart_and_the_command_says_so(arena, monkeypatch):
+@pytest.mark.parametrize(
+    ("factory", "flags", "cause"),
+    [
+        ("os_exit_in_act", (), "agent process exited (code 0) during act()"),
+        ("sleeps_in_act", FAST, "act() did not return within 2 s"),
+        ("forks_in_act", (), "over the processes limit"),
+        ("daemonizes_in_act", (), "over the processes limit"),
+    ],
+)
+def test_without_bwrap_agents_still_run_apart_and_the_command_says_so(
+    arena, monkeypatch, factory, flags, cause
+):
     monkeypatch.setattr(sandbox, "bwrap_problem", lambda: "bubblewrap (bwrap) is not installed")
     before = arena.dump()
-    done = arena.submit(arena.hostile("os_exit_in_act"))
+    children = set(sandbox.descendants(os.getpid()))
+    done = arena.submit(arena.hostile(factory), *flags)
     assert done.exit_code == 1, done.output
     assert done.stderr.count("file-system and network isolation are off") == 1
-    assert "agent process exited (code 0) during act()" in " ".join(done.stderr.split())
+    assert cause in " ".join(done.stderr.split())
     assert arena.dump() == before
+    # The orphan a daemonising agent leaves is adopted by this process, and killed.
+    assert [p for p in set(sandbox.descendants(os.getpid())) - children if _alive(p)] == []
 
 
 def test_the_checksum_covers_helpers_and_weights_but_not_caches(tmp_path):
