@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 import envs
@@ -254,6 +255,7 @@ def replay(
     from benchmark.agents import AgentLoadError, resolve
     from benchmark.protocol import UnsupportedFamily
     from benchmark.replay import record, write_gif
+    from benchmark.sandbox import AgentProblem
     from benchmark.sweep import target_for
 
     engine = engine_for(db)
@@ -275,6 +277,9 @@ def replay(
         recording = record(source, chosen, target, level, max_steps=max_steps)
     except UnsupportedFamily as error:
         raise usage_error(f"{stored.label} does not play {chosen.name}: {error}") from None
+    except AgentProblem as problem:
+        errors.print(f"[bold red]failed:[/] {escape(f'{stored.label}: {problem}')}")
+        raise typer.Exit(1) from None
     recording.agent = stored.label
     path = out or Path(f"replay_{name}_{chosen.name}_{split_name}_{level}.gif")
     write_gif(recording, path, fps=fps)
