@@ -100,6 +100,23 @@ FAMILY = register_family(
     )
 )
 
+
+def parallel_env(
+    split: str = "train", render_mode: str | None = None, **kwargs: Any
+) -> EvolutionEnv:
+    """The PettingZoo ``ParallelEnv`` of one split, as PettingZoo's own environments
+    offer it::
+
+        from envs import evolution
+        env = evolution.parallel_env(split="train")
+
+    ``split`` is ``"train"``, ``"candy"`` or ``"ornaments"``. ``kwargs`` change
+    constructor arguments on top of the split's (for experiments: the benchmark
+    evaluates the registered splits).
+    """
+    return FAMILY.parallel_env(split, render_mode=render_mode, **kwargs)
+
+
 __all__ = [
     "CANDY_KWARGS",
     "DEFAULTS",
@@ -109,5 +126,6 @@ __all__ = [
     "TRAIN_KWARGS",
     "EvolutionEnv",
     "eval_seeds",
+    "parallel_env",
     "shift_kwargs",
 ]
