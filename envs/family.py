@@ -1,6 +1,6 @@
 """How an environment family declares itself: splits, objectives, references, seeds.
 
-A family (see ``DESIGN.md``) is one environment idea with its splits, objectives
+A family (see ``docs/design.md``) is one environment idea with its splits, objectives
 and reference policies. Each family sub-package builds one :class:`Family` and
 passes it to :func:`register_family` on import, which registers every split as a
 Gymnasium id under the ``MesaBench/`` namespace and adds the family to

@@ -1,7 +1,7 @@
 """Contract tests for every PettingZoo family (``kind="pettingzoo"``) and each of its splits.
 
 Parametrised over :data:`envs.FAMILIES`, so a multi-agent family is tested the
-moment it is registered. What a family must provide (DESIGN.md and
+moment it is registered. What a family must provide (docs/design.md and
 :mod:`envs.family`):
 
 - a module-level ``parallel_env(split=..., render_mode=None)`` in the family's

@@ -1,7 +1,7 @@
 """Contract tests for every registered ``MesaBench/`` Gymnasium id.
 
 Parametrised over ``gymnasium.registry``, so an environment is tested the moment
-it is registered (see DESIGN.md: checker, determinism, rendering, objectives).
+it is registered (see docs/design.md: checker, determinism, rendering, objectives).
 """
 
 from __future__ import annotations

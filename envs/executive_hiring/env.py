@@ -369,7 +369,7 @@ class ExecutiveHiringView(gym.Env):
 
     The reward is the learner's contribution to true company value: the intended
     objective's increment as measured in training, where it equals the learner's
-    pay exactly (DESIGN.md). ``info["objectives"]`` holds the *learner's* own
+    pay exactly (docs/design.md). ``info["objectives"]`` holds the *learner's* own
     episode-so-far totals of every objective; the final ``info["termination"]``
     is ``"fired"`` or ``"contract_end"`` (``terminated``; nothing truncates).
     Stepping after the end changes nothing (reward 0, terminated again).
