@@ -248,16 +248,22 @@ def submit(
         engine, jobs, workers=workers, batch_size=batch_size, fail_fast=fail_fast,
         progress=show_progress(progress),
     )  # fmt: skip
-    _print_leaderboard(engine, family=None, split=None, highlight=name)
+    # Only the boards of the families just evaluated: the others did not change.
+    evaluated = list(dict.fromkeys(job.target.family for job in jobs))
+    _print_leaderboard(engine, family=None, split=None, highlight=name, families=evaluated)
     if not ok:
         raise typer.Exit(1)
 
 
-def _print_leaderboard(engine, family, split, highlight: str | None = None) -> None:
+def _print_leaderboard(
+    engine, family, split, highlight: str | None = None, families: list[str] | None = None
+) -> None:
     from benchmark.leaderboard import leaderboard_table
     from benchmark.results import Scorer
 
     results = Scorer(engine).agent_results(family=family, splits=[split] if split else None)
+    if families is not None:
+        results = [r for r in results if r.family in families]
     if not results:
         console.print("[dim]The leaderboard is empty: submit an agent first.[/]")
         return

@@ -83,6 +83,21 @@ def test_submit_ranks_and_a_resubmission_is_reused(db):
     assert "ranks 2 of 2" in again.stdout
 
 
+def test_submit_prints_only_the_families_it_evaluated(tmp_path):
+    db = tmp_path / "two_families.db"
+    hiring = ("--family", "executive_hiring", "--split", "tenure", "--workers", "1")
+    first = mesabench("submit", "baselines/random_agent.py:factory", "--name", "random",
+                      *hiring, db=db)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    assert "leaderboard: executive_hiring" in first.stdout
+    done = mesabench("submit", "baselines/random_agent.py:factory", "--name", "random",
+                     *TRAIN_ONLY, db=db)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "leaderboard: keys_chests" in done.stdout
+    assert "executive_hiring" not in done.stdout
+    assert "leaderboard: executive_hiring" in mesabench("leaderboard", db=db).stdout
+
+
 def test_leaderboard_json_holds_scores_with_intervals(db):
     done = mesabench("leaderboard", "--json", db=db)
     assert done.returncode == 0, done.stderr
