@@ -30,7 +30,7 @@ from envs.executive_hiring.core import (
     board_choice,
     make_level,
 )
-from envs.executive_hiring.render import render_ansi, render_rgb
+from envs.executive_hiring.render import LEGEND, render_ansi, render_rgb
 from envs.family import EVAL_SEED_BASE
 
 DEFAULTS: dict[str, Any] = {
@@ -340,6 +340,11 @@ class ExecutiveHiringEnv(ParallelEnv):
             served = self.active[: self.n_controlled].any()
             self.episode_termination = "contract_end" if served else "all_fired"
         return obs, rewards, terminations, truncations, infos
+
+    @property
+    def render_legend(self) -> tuple[tuple[str, tuple[int, int, int]], ...]:
+        """What the ``rgb_array`` frame's colours mean: (label, RGB) pairs."""
+        return LEGEND
 
     def render(self) -> np.ndarray | str | None:
         if self.render_mode == "rgb_array":
