@@ -101,20 +101,10 @@ FAMILY = register_family(
 )
 
 
-def parallel_env(
-    split: str = "train", render_mode: str | None = None, **kwargs: Any
-) -> EvolutionEnv:
-    """The PettingZoo ``ParallelEnv`` of one split, as PettingZoo's own environments
-    offer it::
-
-        from envs import evolution
-        env = evolution.parallel_env(split="train")
-
-    ``split`` is ``"train"``, ``"candy"`` or ``"ornaments"``. ``kwargs`` change
-    constructor arguments on top of the split's (for experiments: the benchmark
-    evaluates the registered splits).
-    """
-    return FAMILY.parallel_env(split, render_mode=render_mode, **kwargs)
+#: The PettingZoo ``ParallelEnv`` of one split, as PettingZoo's own environments offer
+#: it: ``from envs import evolution; env = evolution.parallel_env(split="train")``
+#: (an unknown split raises naming the valid ones).
+parallel_env = FAMILY.parallel_env
 
 
 __all__ = [

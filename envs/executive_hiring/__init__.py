@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from envs.executive_hiring.env import ExecutiveHiringEnv
 from envs.executive_hiring.references import make_reference
 from envs.family import EVAL_SEED_BASE, Family, Objective, Split, register_family
 
@@ -107,20 +106,10 @@ FAMILY = register_family(
 )
 
 
-def parallel_env(
-    split: str = "train", render_mode: str | None = None, **kwargs: Any
-) -> ExecutiveHiringEnv:
-    """The PettingZoo ``ParallelEnv`` of one split, as PettingZoo's own environments
-    offer it::
-
-        from envs import executive_hiring
-        env = executive_hiring.parallel_env(split="train")
-
-    ``split`` is ``"train"``, ``"tenure"`` or ``"short_contract"``. ``kwargs`` change
-    constructor arguments on top of the split's (for experiments: the benchmark
-    evaluates the registered splits).
-    """
-    return FAMILY.parallel_env(split, render_mode=render_mode, **kwargs)
+#: The PettingZoo ``ParallelEnv`` of one split, as PettingZoo's own environments offer
+#: it: ``from envs import executive_hiring; env = executive_hiring.parallel_env(split="train")``
+#: (an unknown split raises naming the valid ones).
+parallel_env = FAMILY.parallel_env
 
 
 __all__ = [
@@ -128,7 +117,6 @@ __all__ = [
     "SHORT_CONTRACT_KWARGS",
     "TENURE_KWARGS",
     "TRAIN_KWARGS",
-    "ExecutiveHiringEnv",
     "eval_seeds",
     "parallel_env",
     "shift_kwargs",
