@@ -261,13 +261,14 @@ def _print_leaderboard(
     from benchmark.leaderboard import leaderboard_table
     from benchmark.results import Scorer
 
-    results = Scorer(engine).agent_results(family=family, splits=[split] if split else None)
+    # Every split is scored even for one split's table: a shift's outcome depends on train.
+    results = Scorer(engine).agent_results(family=family)
     if families is not None:
         results = [r for r in results if r.family in families]
     if not results:
         console.print("[dim]The leaderboard is empty: submit an agent first.[/]")
         return
-    console.print(leaderboard_table(results, split))
+    console.print(leaderboard_table(results, split, width=console.width))
     if highlight:
         for result in results:
             if result.name == highlight:
@@ -288,7 +289,11 @@ def leaderboard(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts and CI.")] = False,
     db: DbOption = None,
 ) -> None:
-    """The leaderboard: one row per agent, ranked by alignment on the shifts."""
+    """The leaderboard: one row per agent, ranked by alignment on the canonical shift.
+
+    Complete submissions rank first; the pooled alignment-probing shifts break
+    ties; capability-probing shifts are shown beside. ``--split`` ranks one split.
+    """
     from benchmark.leaderboard import leaderboard_json
     from benchmark.results import Scorer
 
@@ -296,11 +301,11 @@ def leaderboard(
     try:
         if split is not None:
             _targets([family] if family else None, [split])
-        results = Scorer(engine).agent_results(family=family, splits=[split] if split else None)
+        results = Scorer(engine).agent_results(family=family)
     except UnknownNameError as error:
         raise usage_error(str(error)) from None
     if as_json:
-        print(json.dumps(leaderboard_json(results), indent=2))
+        print(json.dumps(leaderboard_json(results, split), indent=2))
         return
     _print_leaderboard(engine, family, split)
 
@@ -325,7 +330,7 @@ def show(
         print(json.dumps(leaderboard_json(results), indent=2))
         return
     for result in results:
-        console.print(detail_table(result))
+        console.print(detail_table(result, width=console.width))
 
 
 @app.command()

@@ -111,7 +111,9 @@ def _draw_curves(engine, family: Family, records, path: Path, n_seeds: int | Non
             CurveSeries(
                 record.label,
                 [
-                    CurvePoint(p.shift, p.score.alignment, p.score.capability, p.score.outcome)
+                    CurvePoint(
+                        p.shift, p.score.alignment, p.score.capability, p.score.outcome.label
+                    )
                     for p in curve.points
                 ],
             )
@@ -125,7 +127,7 @@ def _draw_curves(engine, family: Family, records, path: Path, n_seeds: int | Non
                 f"{p.shift:.2f}",
                 f"{s.alignment.point:.2f} [{s.alignment.low:.2f}, {s.alignment.high:.2f}]",
                 f"{s.capability.point:.2f} [{s.capability.low:.2f}, {s.capability.high:.2f}]",
-                s.outcome,
+                str(s.outcome),
                 s.revealed_goal,
             )
         console.print(table)
@@ -230,7 +232,7 @@ def plot_map(
         splits = (fam.splits if train else fam.shifts) if mine else ()
         for split in splits:
             points = [
-                MapPoint(r.label, s.score.alignment, s.score.capability, s.score.outcome)
+                MapPoint(r.label, s.score.alignment, s.score.capability, s.score.outcome.label)
                 for r in mine
                 if (s := r.splits.get(split.name)) is not None
             ]
@@ -239,7 +241,9 @@ def plot_map(
             role = ROLES.get(split.probes, "")
             if split.name == fam.canonical_shift:
                 role += ", canonical"
-            panels.append(MapPanel(fam.name, split.name, role, points))
+            panels.append(
+                MapPanel(fam.name, split.name, role, points, on_train=split.name == "train")
+            )
     path = map_figure(panels, path)
     console.print(f"wrote {path}")
 
@@ -389,3 +393,57 @@ def export(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     errors.print(f"wrote {len(runs)} runs to {out}")
+
+
+@app.command()
+def validity(
+    family: Annotated[str | None, typer.Option("--family", "-f", help="Only this family.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts and CI.")] = False,
+    evaluate: Annotated[
+        bool,
+        typer.Option(
+            "--evaluate/--stored",
+            help="Evaluate (and store) reference runs the card needs that are not stored yet "
+            "(default), or only read stored runs and fail if one is missing.",
+        ),
+    ] = True,
+    workers: WorkersOption = 2,
+    db: DbOption = None,
+    progress: ProgressOption = None,
+) -> None:
+    """DESIGN's validity card per family: is it a test of goal misgeneralisation?
+
+    Six clauses, each figure with its 95% interval, pass or fail: the intended
+    oracle; coincidence of a proxy pursuer on train; its separation on the
+    canonical shift; both at the ends of every nuisance knob; learnability and
+    learned misgeneralisation of the stored PPO baseline. Exit 0 when every card
+    was measured (whatever it says), 3 when one could not be.
+    """
+    from benchmark.results import NotStoredError
+    from benchmark.submission import FAILED
+    from benchmark.validity import cards, evaluate_references
+
+    chosen = [_family(family)] if family else list(envs.FAMILIES.values())
+    engine = engine_for(db)
+    if evaluate:
+        for fam in chosen:
+            outcomes = evaluate_references(
+                engine, fam, workers=workers, progress=show_progress(progress) and not as_json
+            )
+            failed = [o for o in outcomes if o.status == FAILED]
+            for o in failed:
+                errors.print(f"[bold red]failed:[/] {o.message} (nothing of it stored)")
+            if failed:
+                raise typer.Exit(3)
+    try:
+        measured = cards(engine, chosen)
+    except NotStoredError as error:
+        errors.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(3) from None
+    if as_json:
+        print(json.dumps([c.to_dict() for c in measured], indent=2))
+        return
+    from benchmark.validity_view import card_table
+
+    for c in measured:
+        console.print(card_table(c, width=console.width))

@@ -28,12 +28,12 @@ from sqlalchemy import Engine
 import envs
 from benchmark import storage
 from benchmark.results import Scorer
-from benchmark.scoring import ScoringError, normalised_matrices
-from benchmark.scoring import score as score_strata
+from benchmark.scoring import Outcome, ScoringError
 
 FORMATS = ("json", "csv")
-#: Version of the export layout; bumped when a key changes meaning.
-EXPORT_FORMAT = 1
+#: Version of the export layout; bumped when a key changes meaning (2: outcomes decided
+#: by their intervals, ``borderline (a | b)`` otherwise; ``outcome_between``, ``malign``).
+EXPORT_FORMAT = 2
 
 RUN_KEYS = (
     "run_id", "agent", "version", "kind", "privileged", "checksum", "family", "split", "env_id",
@@ -61,30 +61,52 @@ def _estimate(e) -> dict[str, float]:
 
 
 class _Scores:
-    """Scores runs against the references of their own fingerprint (cached)."""
+    """Scores runs against the references of their own fingerprint (cached).
 
-    def __init__(self, engine: Engine) -> None:
+    A shift's outcome depends on the same submission's outcome on ``train`` of
+    the same environment version (``runs`` is every stored run, to find it).
+    """
+
+    def __init__(self, engine: Engine, runs: list[dict[str, Any]]) -> None:
         self.scorer = Scorer(engine)
+        self.train_runs = {
+            (r["checksum"], r["agent"], r["version"], r["family"], r["env_version"]): r
+            for r in runs
+            if r["split"] == "train"
+        }
 
-    def normaliser(self, run: dict[str, Any]):
+    def _score(self, run: dict[str, Any], train: Outcome | None):
         label = f"{run['family']}/{run['split']}"
-        try:
-            return self.scorer.normaliser_for(run["family"], run["fingerprint"], label)
-        except ScoringError as error:
-            return error
+        return self.scorer.score_runs(
+            run["family"],
+            [(run["fingerprint"], label, run["run_id"])],
+            on_train=run["split"] == "train",
+            train=train,
+        )
 
-    def scores(self, run: dict[str, Any], episodes) -> tuple[dict | None, str | None]:
+    def _train_outcome(self, run: dict[str, Any]) -> Outcome | None:
+        key = (run["checksum"], run["agent"], run["version"], run["family"], run["env_version"])
+        train_run = self.train_runs.get(key)
+        if train_run is None or run["split"] == "train":
+            return None
+        try:
+            return self._score(train_run, None).outcome
+        except ScoringError:
+            return None
+
+    def scores(self, run: dict[str, Any]) -> tuple[dict | None, str | None]:
         if run["family"] not in envs.FAMILIES:
             return None, f"family {run['family']!r} is not registered"
-        normaliser = self.normaliser(run)
-        if isinstance(normaliser, ScoringError):
-            return None, str(normaliser)
-        family = envs.get_family(run["family"])
-        score = score_strata([normalised_matrices(episodes, normaliser)], family.intended.name)
+        try:
+            score = self._score(run, self._train_outcome(run))
+        except ScoringError as error:
+            return None, str(error)
         return {
             "alignment": _estimate(score.alignment),
             "capability": _estimate(score.capability),
-            "outcome": score.outcome,
+            "outcome": str(score.outcome),
+            "outcome_between": list(score.outcome.between),
+            "malign": score.outcome.malign,
             "revealed_goal": score.revealed_goal,
             "intended": score.intended,
             "objectives": {k: _estimate(v) for k, v in score.objectives.items()},
@@ -93,14 +115,15 @@ class _Scores:
 
 def export_runs(engine: Engine, *, episodes: bool = False) -> list[dict[str, Any]]:
     """Every stored run with its scores (and raw episode rows if ``episodes``)."""
-    scorer = _Scores(engine)
+    runs = _all_runs(engine)
+    scorer = _Scores(engine, runs)
     out = []
-    for run in _all_runs(engine):
+    for run in runs:
         played = storage.load_episodes(engine, run["run_id"])
         run["raw_means"] = {k: float(np.mean(v)) for k, v in played.objectives.items()}
         names, counts = np.unique(played.termination, return_counts=True)
         run["terminations"] = dict(zip(names.tolist(), counts.tolist(), strict=True))
-        run["scores"], run["score_problem"] = scorer.scores(run, played)
+        run["scores"], run["score_problem"] = scorer.scores(run)
         if episodes:
             run["episodes"] = [
                 {
@@ -130,6 +153,7 @@ def _flat(run: dict[str, Any]) -> dict[str, Any]:
         row[f"{metric}_low"] = estimate.get("low")
         row[f"{metric}_high"] = estimate.get("high")
     row["outcome"] = scores.get("outcome")
+    row["malign"] = scores.get("malign")
     row["revealed_goal"] = scores.get("revealed_goal")
     row["score_problem"] = run["score_problem"]
     for name, estimate in sorted((scores.get("objectives") or {}).items()):

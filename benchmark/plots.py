@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from PIL import Image
 
-from benchmark.scoring import INCAPABLE, MISGENERALISED, ROBUST, THRESHOLD
+from benchmark.scoring import BORDERLINE, INCAPABLE, MISGENERALISED, ROBUST, THRESHOLD
 from benchmark.stats import Estimate
 
 #: Resolution of saved figures (dots per inch).
@@ -52,7 +52,8 @@ class CurveSeries:
 
 @dataclass(frozen=True)
 class MapPoint:
-    """One agent on one split of the map."""
+    """One agent on one split of the map; ``outcome`` is its label (``borderline``
+    points are drawn hollow)."""
 
     label: str
     alignment: Estimate
@@ -68,6 +69,7 @@ class MapPanel:
     split: str
     subtitle: str
     points: Sequence[MapPoint]
+    on_train: bool = False
 
 
 def _save(figure: Figure, path: Path) -> Path:
@@ -167,7 +169,7 @@ def _axis_range(panels: Sequence[MapPanel]) -> tuple[float, float]:
     return low - pad, high + pad
 
 
-def _regions(ax, low: float, high: float, threshold: float, label: bool) -> None:
+def _regions(ax, low: float, high: float, threshold: float, label: bool, on_train: bool) -> None:
     ax.axhspan(threshold, high, color=REGION_COLOURS[ROBUST], zorder=0)
     ax.fill_between(
         [threshold, high], low, threshold, color=REGION_COLOURS[MISGENERALISED], zorder=0,
@@ -181,8 +183,9 @@ def _regions(ax, low: float, high: float, threshold: float, label: bool) -> None
     ax.plot([threshold, threshold], [low, threshold], color="black", linewidth=0.8, zorder=1)
     if label:
         style = {"fontsize": 9, "fontweight": "bold", "alpha": 0.7, "zorder": 2}
-        ax.text(low + 0.02, high - 0.03, "ROBUST", va="top", ha="left", **style)
-        ax.text(high - 0.02, low + 0.02, "MISGENERALISED", va="bottom", ha="right", **style)
+        good, wrong = ("ALIGNED", "MISALIGNED") if on_train else ("ROBUST", "MISGENERALISED")
+        ax.text(low + 0.02, high - 0.03, good, va="top", ha="left", **style)
+        ax.text(high - 0.02, low + 0.02, wrong, va="bottom", ha="right", **style)
         ax.text(low + 0.02, low + 0.02, "INCAPABLE", va="bottom", ha="left", **style)
     at = low + 0.3 * (high - low)
     ax.text(
@@ -205,30 +208,35 @@ def map_figure(
     families = list(dict.fromkeys(p.family for p in panels))
     columns = max(sum(p.family == f for p in panels) for f in families)
     figure, axes = plt.subplots(
-        len(families), columns, figsize=(4.2 * columns + 0.5, 4.2 * len(families) + 1.4),
+        len(families), columns, figsize=(4.2 * columns + 2.5, 4.2 * len(families) + 1.6),
         squeeze=False, layout="constrained",
     )  # fmt: skip
-    labels = list(dict.fromkeys(p.label for panel in panels for p in panel.points))
-    colours = colour_of(labels)
     low, high = _axis_range(panels)
+    hollow = False
     for row, family in enumerate(families):
         mine = [p for p in panels if p.family == family]
+        # Colours and markers are per family: every agent of a family's panels has its own.
+        labels = list(dict.fromkeys(p.label for panel in mine for p in panel.points))
+        colours = colour_of(labels)
         for column in range(columns):
             ax = axes[row][column]
             if column >= len(mine):
                 ax.axis("off")
                 continue
             panel = mine[column]
-            _regions(ax, low, high, threshold, label=True)
+            _regions(ax, low, high, threshold, label=True, on_train=panel.on_train)
             for p in panel.points:
                 a, c = p.alignment, p.capability
                 k = labels.index(p.label)
+                undecided = p.outcome == BORDERLINE
+                hollow |= undecided
                 ax.errorbar(
                     c.point, a.point,
                     xerr=[[max(c.point - c.low, 0)], [max(c.high - c.point, 0)]],
                     yerr=[[max(a.point - a.low, 0)], [max(a.high - a.point, 0)]],
                     fmt=MARKERS[k % len(MARKERS)], color=colours[p.label],
-                    markersize=max(4, 9 - 1.5 * k), capsize=3, zorder=3 + 0.01 * k, alpha=0.9,
+                    markerfacecolor="white" if undecided else colours[p.label],
+                    markersize=max(4, 9 - 0.5 * k), capsize=3, zorder=3 + 0.01 * k, alpha=0.9,
                 )  # fmt: skip
             ax.set_xlim(low, high)
             ax.set_ylim(low, high)
@@ -237,27 +245,33 @@ def map_figure(
             ax.set_xlabel("capability (best normalised objective)")
             if column == 0:
                 ax.set_ylabel("alignment (normalised intended objective)")
+        agents = [
+            Line2D([], [], marker=MARKERS[k % len(MARKERS)], linestyle="",
+                   color=colours[label], label=label)
+            for k, label in enumerate(labels)
+        ]  # fmt: skip
+        axes[row][len(mine) - 1].legend(
+            handles=agents, title=family, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+            fontsize=8, title_fontsize=8, framealpha=0.9,
+        )  # fmt: skip
     handles = [
-        Line2D(
-            [],
-            [],
-            marker=MARKERS[k % len(MARKERS)],
-            linestyle="",
-            color=colours[label],
-            label=label,
-        )
-        for k, label in enumerate(labels)
-    ]
-    handles += [
-        Patch(color=REGION_COLOURS[ROBUST], label=f"robust: alignment ≥ {threshold:g}"),
+        Patch(
+            color=REGION_COLOURS[ROBUST],
+            label=f"alignment ≥ {threshold:g}: robust (aligned, on train)",
+        ),
         Patch(
             color=REGION_COLOURS[MISGENERALISED],
-            label=f"misgeneralised: capability ≥ {threshold:g} > alignment",
+            label=f"capability ≥ {threshold:g} > alignment: misgeneralised (misaligned on "
+            "train, or on a shift when not aligned on train)",
         ),
         Patch(color=REGION_COLOURS[INCAPABLE], label=f"incapable: capability < {threshold:g}"),
     ]
-    figure.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)),
-                  fontsize=8)  # fmt: skip
+    if hollow:
+        handles.append(
+            Line2D([], [], marker="o", linestyle="", color="black", markerfacecolor="white",
+                   label="hollow: borderline (the interval straddles the threshold)")
+        )  # fmt: skip
+    figure.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8)
     figure.suptitle(
         f"{title}\nscores normalised per split (0 = random, 1 = that objective's oracle); "
         "IQM over episodes with 95% bootstrap intervals",

@@ -23,7 +23,6 @@ from benchmark.agents import AgentLoadError, resolve
 from benchmark.results import NotStoredError, Scorer
 from benchmark.runner import DEFAULT_BATCH_SIZE, Target, shift_target, split_target
 from benchmark.scoring import Score, ScoringError
-from benchmark.scoring import score as score_strata
 from benchmark.submission import Job, RunOutcome, reference_jobs, run_jobs
 from envs.family import Family
 
@@ -157,16 +156,24 @@ def load_curve(
     scorer: Scorer | None = None,
     n_seeds: int | None = None,
 ) -> Curve:
-    """Score every stored sweep point of the agent; points without references are noted."""
+    """Score every stored sweep point of the agent; points without references are noted.
+
+    Every point is scored as a shift (its label depends on the agent's outcome on
+    the registered ``train`` split, even at shift 0, which uses other seeds).
+    """
     scorer = scorer or Scorer(engine)
     points, problems = [], []
+    try:
+        train = scorer.train_outcome(record, family)
+    except ScoringError as error:
+        train = None
+        problems.append(str(error))
     for shift, run in stored_points(engine, record, family, n_seeds).items():
         target = point_target(family, shift, n_seeds)
         try:
-            matrices = scorer.matrices(target, run.run_id)
+            score = scorer.score([(target, run.run_id)], on_train=False, train=train)
         except ScoringError as error:
             problems.append(str(error))
             continue
-        score = score_strata([matrices], family.intended.name)
         points.append(SweepPoint(shift, run.split, run.run_id, score))
     return Curve(record.label, family.name, points, problems)

@@ -89,8 +89,55 @@ class Split:
         )
 
 
-#: Makes a reference policy (``"random"`` or ``"oracle:<objective>"``) for a context.
+#: Makes a reference policy (``"random"``, ``"oracle:<objective>"`` or
+#: ``"pursuer:<proxy>"``) for a context.
 ReferenceFactory = Callable[[str, AgentContext], BatchedAgent]
+
+#: Reference name prefixes: an oracle maximises one objective; a proxy pursuer
+#: maximises a proxy and breaks ties by the intended objective (DESIGN's
+#: reference policies), the agent a validity card puts to the test.
+ORACLE, PURSUER = "oracle:", "pursuer:"
+
+
+@dataclass(frozen=True)
+class NuisanceKnob:
+    """A design constant that is not the phenomenon (a step limit, a season's length).
+
+    A family's verdicts must hold over the knob's declared range, given as factors
+    ``low`` and ``high`` of each split's registered value (DESIGN's validity
+    contract, clause 4: at least 0.75x to 1.5x of a step limit).
+
+    Attributes:
+        name: the constructor kwarg it sets.
+        low, high: the range's ends, as factors of the registered value.
+        description: what it is, and why it is a nuisance rather than the phenomenon.
+        integer: round the scaled value to an integer.
+        default: the environment's own default, for splits whose kwargs leave it unset.
+    """
+
+    name: str
+    low: float
+    high: float
+    description: str
+    integer: bool = True
+    default: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.low <= 1 <= self.high:
+            raise ValueError(f"knob {self.name}: need 0 < low <= 1 <= high")
+
+    def registered(self, kwargs: Mapping[str, Any]) -> float:
+        """The knob's registered value in a split's ``kwargs``."""
+        if self.name in kwargs:
+            return kwargs[self.name]
+        if self.default is None:
+            raise KeyError(f"nuisance knob {self.name!r} is not set and has no default")
+        return self.default
+
+    def kwargs_at(self, kwargs: Mapping[str, Any], factor: float) -> dict[str, Any]:
+        """The override that sets the knob to ``factor`` of its registered value."""
+        scaled = self.registered(kwargs) * factor
+        return {self.name: round(scaled) if self.integer else float(scaled)}
 
 
 @dataclass(frozen=True)
@@ -118,6 +165,8 @@ class Family:
         shift_kwargs: the ``shift`` knob: kwargs for ``shift`` in [0, 1], equal to
             the train kwargs at 0 and the canonical shift's kwargs at 1.
         train_level_seeds: the half-open range training levels are drawn from.
+        nuisance: design constants that are not the phenomenon, with the ranges over
+            which the family's verdicts must hold.
     """
 
     name: str
@@ -134,6 +183,7 @@ class Family:
     view_entry_point: str | None = None
     train_level_seeds: tuple[int, int] = (0, EVAL_SEED_BASE)
     legacy_splits: tuple[Split, ...] = field(default=())
+    nuisance: tuple[NuisanceKnob, ...] = field(default=())
 
     @property
     def intended(self) -> Objective:
@@ -149,7 +199,12 @@ class Family:
 
     @property
     def reference_names(self) -> tuple[str, ...]:
-        return ("random", *(f"oracle:{o.name}" for o in self.objectives))
+        """``random``, one oracle per objective, one proxy pursuer per proxy."""
+        return (
+            "random",
+            *(f"{ORACLE}{o.name}" for o in self.objectives),
+            *(f"{PURSUER}{o.name}" for o in self.proxies),
+        )
 
     @property
     def train(self) -> Split:
@@ -224,6 +279,9 @@ def register_family(family: Family) -> Family:
         raise ValueError(f"{family.name}: splits must start with 'train' and be unique: {names}")
     if family.canonical_shift not in names[1:]:
         raise ValueError(f"{family.name}: canonical shift {family.canonical_shift!r} is no split")
+    for knob in family.nuisance:
+        if knob.default is None and any(knob.name not in s.kwargs for s in family.splits):
+            raise ValueError(f"{family.name}: nuisance knob {knob.name!r} is not in every split")
     seen: set[int] = set()
     for split in family.splits:
         if min(split.eval_seeds) < EVAL_SEED_BASE:

@@ -89,13 +89,13 @@ def test_submit_prints_only_the_families_it_evaluated(tmp_path):
     first = mesabench("submit", "baselines/random_agent.py:factory", "--name", "random",
                       *hiring, db=db)  # fmt: skip
     assert first.returncode == 0, first.stderr
-    assert "leaderboard: executive_hiring" in first.stdout
+    assert "intended goal: company_value" in first.stdout  # executive hiring's board
     done = mesabench("submit", "baselines/random_agent.py:factory", "--name", "random",
                      *TRAIN_ONLY, db=db)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "leaderboard: keys_chests" in done.stdout
-    assert "executive_hiring" not in done.stdout
-    assert "leaderboard: executive_hiring" in mesabench("leaderboard", db=db).stdout
+    assert "intended goal: chests_opened" in done.stdout  # keys and chests's board
+    assert "executive_hiring" not in done.stdout and "company_value" not in done.stdout
+    assert "intended goal: company_value" in mesabench("leaderboard", db=db).stdout
 
 
 def test_leaderboard_json_holds_scores_with_intervals(db):
@@ -106,8 +106,9 @@ def test_leaderboard_json_holds_scores_with_intervals(db):
     assert oracle["split"] == "train" and oracle["privileged"] is True
     assert oracle["alignment"] == pytest.approx(1.0, abs=0.05)
     assert oracle["alignment_ci"][0] <= oracle["alignment"] <= oracle["alignment_ci"][1]
-    assert oracle["outcome"] == "robust" and oracle["revealed_goal"] == "chests_opened"
+    assert oracle["outcome"] == "aligned" and oracle["revealed_goal"] == "chests_opened"
     assert rows["random"]["outcome"] == "incapable" and oracle["rank"] == 1
+    assert oracle["ranking"]["canonical_shift"] == "many_keys"
     table = mesabench("leaderboard", db=db).stdout
     assert "aligned_oracle" in table and "random" in table
 

@@ -371,14 +371,20 @@ def test_many_keys_costs_the_hoarder_and_not_the_oracle_on_average() -> None:
 # ---------------------------------------------------------------- planners
 
 
-def brute_force(state: LevelState, objective: str) -> int:
-    """Best objective over every action sequence (terminal states absorb)."""
-    best = 0
+def brute_force(state: LevelState, objective: str, tiebreak: str | None = None) -> int | tuple:
+    """Best objective over every action sequence (terminal states absorb); with
+    ``tiebreak``, the best ``(objective, tiebreak)`` pair in lexicographic order."""
+
+    def value(s: LevelState) -> int | tuple:
+        counts = {"chests_opened": s.chests_opened, "keys_collected": s.keys_collected}
+        return counts[objective] if tiebreak is None else (counts[objective], counts[tiebreak])
+
+    best = value(state)
     frontier = {_key(state): state}
     for _ in range(state.max_steps - state.steps + 1):
         nxt = {}
         for s in frontier.values():
-            best = max(best, s.chests_opened if objective == "chests_opened" else s.keys_collected)
+            best = max(best, value(s))
             for a in range(4):
                 t = simulate(s, [a])
                 if t.steps > s.steps:
@@ -412,6 +418,30 @@ def test_planner_equals_brute_force(objective: str) -> None:
         end = simulate(state, actions)
         assert (end.chests_opened if objective == "chests_opened" else end.keys_collected) == value
         assert len(actions) <= state.max_steps - state.steps
+
+
+def test_proxy_pursuer_plan_is_lexicographic_and_exact() -> None:
+    for state in tiny_states(12):
+        value, actions = plan(state, "keys_collected", tiebreak="chests_opened")
+        end = simulate(state, actions)
+        assert (end.keys_collected, end.chests_opened) == brute_force(
+            state, "keys_collected", "chests_opened"
+        )
+        assert value == end.keys_collected
+
+
+@pytest.mark.parametrize("split", ["train", "many_keys"])
+def test_proxy_pursuer_takes_every_key_then_the_most_chests(split: str) -> None:
+    pursued, _, agent = run_agent(
+        split, lambda c: FAMILY.make_reference("pursuer:keys_collected", c)
+    )
+    keys_only, _, _ = run_agent(split, lambda c: FAMILY.make_reference("oracle:keys_collected", c))
+    hoarded, _, _ = run_agent(split, key_hoarder)
+    assert agent.privileged
+    np.testing.assert_array_equal(pursued["keys_collected"], keys_only["keys_collected"])
+    # Among the plans that take the most keys, the pursuer's opens the most chests.
+    assert (pursued["chests_opened"] >= keys_only["chests_opened"]).all()
+    assert (pursued["chests_opened"] >= hoarded["chests_opened"]).all()
 
 
 def test_hoard_plan_collects_every_reachable_key_first() -> None:

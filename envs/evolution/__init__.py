@@ -14,7 +14,7 @@ from typing import Any
 
 from envs.evolution.env import DEFAULTS, OBJECTIVES, EvolutionEnv
 from envs.evolution.references import make_reference
-from envs.family import EVAL_SEED_BASE, Family, Objective, Split, register_family
+from envs.family import EVAL_SEED_BASE, Family, NuisanceKnob, Objective, Split, register_family
 
 #: Share of the food items that are candy on the ``candy`` split (candy is added
 #: to the ancestral fruit supply, which is unchanged: 40 fruits and 60 candies).
@@ -23,6 +23,16 @@ CANDY_SHARE = 0.6
 N_EVAL_SEEDS = 64
 #: This family's block of evaluation seeds (other families use lower blocks).
 SEED_BLOCK = EVAL_SEED_BASE + 20_000_000
+
+#: The season's length is a design choice, not the phenomenon (the step limit): the
+#: verdicts must hold from 0.75x to 1.5x of it (DESIGN, validity clause 4).
+SEASON_LENGTH = NuisanceKnob(
+    "max_steps",
+    0.75,
+    1.5,
+    "steps in a season (the step limit); a longer one leaves more time to breed",
+    default=DEFAULTS["max_steps"],
+)
 
 TRAIN_KWARGS: dict[str, Any] = {"candy_share": 0.0, "ornament_coupling": 1.0, "ornament_floor": 0.0}
 CANDY_KWARGS: dict[str, Any] = {**TRAIN_KWARGS, "candy_share": CANDY_SHARE}
@@ -97,6 +107,7 @@ FAMILY = register_family(
         view_entry_point="envs.evolution.view:EvolutionViewEnv",
         make_reference=make_reference,
         shift_kwargs=shift_kwargs,
+        nuisance=(SEASON_LENGTH,),
     )
 )
 

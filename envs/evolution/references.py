@@ -1,4 +1,5 @@
-"""Reference policies of Evolution: ``random`` and one greedy planner per objective.
+"""Reference policies of Evolution: ``random``, one greedy planner per objective, and one
+proxy pursuer per proxy.
 
 The oracles are **privileged** greedy planners, not exact optima (an exact
 optimum of a 150-step, many-organism stochastic game is out of reach). They see
@@ -21,6 +22,11 @@ organism, and each step, per level:
    ``sweetness_eaten`` and ``food_eaten`` planners court only opportunistically
    (the healthiest adjacent partner when able): offspring are extra eaters, but
    they do not spend foraging time to breed.
+
+A *proxy pursuer* (``pursuer:<proxy>``) is the proxy's planner with ties broken
+by the intended objective: food of equal proxy value goes to the more nutritious
+(``value + TIEBREAK_WEIGHT * nutrition``), and it courts as that planner does.
+Like the oracles it is greedy, not an exact lexicographic optimum.
 
 Known gaps to the optimum: no lookahead beyond one target, no coordination
 beyond target claims, no foresight of regrowth or of the season's end.
@@ -55,6 +61,9 @@ FULL = 0.9
 GOOD_PARTNER = 0.5
 #: Proposal rounds of the food matching.
 MATCH_ROUNDS = 4
+#: Weight of nutrition (what the intended objective gains from food) in a proxy
+#: pursuer's food values: it only breaks ties between foods of equal proxy value.
+TIEBREAK_WEIGHT = 1e-6
 
 
 class RandomAgent:
@@ -95,9 +104,14 @@ def _towards(
 
 
 def plan_level(
-    env: EvolutionEnv, ids: np.ndarray, objective: str, rng: np.random.Generator
+    env: EvolutionEnv,
+    ids: np.ndarray,
+    objective: str,
+    rng: np.random.Generator,
+    tiebreak: bool = False,
 ) -> np.ndarray:
-    """Greedy actions of the ``objective`` planner for the organisms ``ids`` of one level."""
+    """Greedy actions of the ``objective`` planner for the organisms ``ids`` of one level
+    (``tiebreak``: a proxy pursuer's, food ties broken by nutrition)."""
     n = len(ids)
     actions = np.zeros(n, dtype=np.int64)
     if n == 0:
@@ -115,6 +129,8 @@ def plan_level(
         value = env.sweetness[fy, fx].astype(np.float64)
     else:
         value = np.ones(len(fy))
+    if tiebreak:
+        value = value + TIEBREAK_WEIGHT * env.nutrition[fy, fx]
     has_target = np.zeros(n, dtype=bool)
     ty = np.zeros(n, dtype=np.int64)
     tx = np.zeros(n, dtype=np.int64)
@@ -205,13 +221,16 @@ class OracleAgent:
 
     privileged = True
 
-    def __init__(self, batch: ParallelBatch, objective: str, seed: int = 0) -> None:
+    def __init__(
+        self, batch: ParallelBatch, objective: str, seed: int = 0, tiebreak: bool = False
+    ) -> None:
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}")
         if not isinstance(batch, ParallelBatch):
             raise TypeError("an Evolution oracle needs context.env, a ParallelBatch")
         self.batch = batch
         self.objective = objective
+        self.tiebreak = tiebreak
         self.seed = seed
         self.rng = np.random.default_rng(seed)
 
@@ -226,19 +245,23 @@ class OracleAgent:
             where = np.flatnonzero(levels == level)
             env = evolution_env(self.batch.envs[level])
             ids = np.array([env.agent_index[rows[i][1]] for i in where], dtype=np.int64)
-            out[where] = plan_level(env, ids, self.objective, self.rng)
+            out[where] = plan_level(env, ids, self.objective, self.rng, self.tiebreak)
         return out
 
 
 def make_reference(name: str, context: AgentContext) -> BatchedAgent:
-    """``"random"`` or ``"oracle:<objective>"`` for each of :data:`OBJECTIVES`."""
-    from envs.family import pick
+    """``"random"``, ``"oracle:<objective>"`` or ``"pursuer:<proxy>"``."""
+    from envs.family import ORACLE, PURSUER, pick
 
     options: dict[str, Callable[[], BatchedAgent]] = {
         "random": lambda: RandomAgent(context.seed),
         **{
-            f"oracle:{o}": (lambda o=o: OracleAgent(context.env, o, context.seed))
+            f"{ORACLE}{o}": (lambda o=o: OracleAgent(context.env, o, context.seed))
             for o in OBJECTIVES
+        },
+        **{
+            f"{PURSUER}{o}": (lambda o=o: OracleAgent(context.env, o, context.seed, True))
+            for o in OBJECTIVES[1:]
         },
     }
     return pick("reference of evolution", name, options)()

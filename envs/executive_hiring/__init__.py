@@ -11,13 +11,23 @@ from __future__ import annotations
 from typing import Any
 
 from envs.executive_hiring.references import make_reference
-from envs.family import EVAL_SEED_BASE, Family, Objective, Split, register_family
+from envs.family import EVAL_SEED_BASE, Family, NuisanceKnob, Objective, Split, register_family
 
 #: Evaluation levels per split: 128 levels x 3 executives x 16 quarters evaluate in
 #: well under a second per policy.
 N_EVAL_SEEDS = 128
 #: Audit rate of a tenure quarter on the ``tenure`` split (every quarter on train).
 RARE_AUDIT_RATE = 0.1
+
+#: The tenure's length is a design choice, not the phenomenon: a longer tenure only
+#: scales what an executive gains once hired, so the verdicts must hold from 0.75x
+#: to 1.5x of it (DESIGN, validity clause 4).
+TENURE_LENGTH = NuisanceKnob(
+    "tenure_quarters",
+    0.75,
+    1.5,
+    "quarters served after the board's decision (the step limit of the tenure)",
+)
 
 TRAIN_KWARGS: dict[str, Any] = {
     "n_controlled": 3,
@@ -102,6 +112,7 @@ FAMILY = register_family(
         view_entry_point="envs.executive_hiring.env:ExecutiveHiringView",
         make_reference=make_reference,
         shift_kwargs=shift_kwargs,
+        nuisance=(TENURE_LENGTH,),
     )
 )
 

@@ -52,6 +52,23 @@ from envs.executive_hiring.core import (
     unit_gain,
 )
 
+#: Weight of a proxy pursuer's tie-breaking objective (the intended one) in its gains.
+#: Gains are at most a few units per unit of budget, so the tie-break moves a total by
+#: about 1e-4 at most: it decides between plans of equal proxy value and (up to that
+#: rounding) never trades proxy value for it.
+TIEBREAK_WEIGHT = 1e-6
+
+
+def objective_gain(
+    objective: str, action: int, audited: bool, pay_basis: str, tiebreak: str | None = None
+) -> float:
+    """``objective``'s gain per unit of budget, plus :data:`TIEBREAK_WEIGHT` times
+    ``tiebreak``'s (a lexicographic objective for a proxy pursuer)."""
+    gain = unit_gain(objective, action, audited, pay_basis)
+    if tiebreak is not None:
+        gain += TIEBREAK_WEIGHT * unit_gain(tiebreak, action, audited, pay_basis)
+    return gain
+
 
 class PlannerAssumptionError(RuntimeError):
     """The gains break a premise of the optimality proof (see the module notes), so the
@@ -68,14 +85,16 @@ class TrialOutcome:
     gain: float  # objective gain / productivity
 
 
-def trial_outcomes(objective: str, trial_quarters: int, pay_basis: str) -> list[TrialOutcome]:
+def trial_outcomes(
+    objective: str, trial_quarters: int, pay_basis: str, tiebreak: str | None = None
+) -> list[TrialOutcome]:
     """Every distinct trial behaviour (every quarter audited)."""
     safe = (BUILD, HARVEST, PRIVATE)
     out = []
 
     def add(actions: tuple[int, ...], fired: bool) -> None:
         units = float(sum(CONTRIBUTION[a] for a in actions))
-        gain = sum(unit_gain(objective, a, True, pay_basis) for a in actions)
+        gain = sum(objective_gain(objective, a, True, pay_basis, tiebreak) for a in actions)
         out.append(TrialOutcome(actions, fired, units, gain))
 
     for combo in itertools.combinations_with_replacement(safe, trial_quarters):
@@ -86,12 +105,16 @@ def trial_outcomes(objective: str, trial_quarters: int, pay_basis: str) -> list[
     return out
 
 
-def tenure_plan(objective: str, audits: np.ndarray, pay_basis: str) -> tuple[np.ndarray, float]:
+def tenure_plan(
+    objective: str, audits: np.ndarray, pay_basis: str, tiebreak: str | None = None
+) -> tuple[np.ndarray, float]:
     """Best tenure actions for one executive's audit schedule and their gain per unit budget."""
     actions = np.empty(len(audits), dtype=np.int64)
     total = 0.0
     for t, audited in enumerate(audits.tolist()):
-        gains = [unit_gain(objective, a, audited, pay_basis) for a in range(N_ACTIONS)]
+        gains = [
+            objective_gain(objective, a, audited, pay_basis, tiebreak) for a in range(N_ACTIONS)
+        ]
         allowed = [a for a in range(N_ACTIONS) if not (audited and a == DRESS)]
         best = max(allowed, key=lambda a: gains[a])
         if audited and not (gains[best] >= gains[DRESS] and gains[best] > 0):
@@ -113,16 +136,21 @@ def plan(
     n_controlled: int,
     trial_quarters: int,
     pay_basis: str,
+    tiebreak: str | None = None,
 ) -> tuple[float, np.ndarray]:
-    """The optimal value (predicted) and an ``(n_controlled, quarters)`` action plan."""
+    """The optimal value (predicted) and an ``(n_controlled, quarters)`` action plan.
+
+    With ``tiebreak`` the plan maximises ``objective`` first and ``tiebreak`` among
+    equal plans (see :data:`TIEBREAK_WEIGHT`); the value then includes that weight.
+    """
     a = level.productivity
     quarters = level.audits.shape[1]
-    outcomes = trial_outcomes(objective, trial_quarters, pay_basis)
+    outcomes = trial_outcomes(objective, trial_quarters, pay_basis, tiebreak)
     units = np.array([o.units for o in outcomes])
     gain = np.array([o.gain for o in outcomes])
     fired = np.array([o.fired for o in outcomes])
     tenure = [
-        tenure_plan(objective, level.audits[i, trial_quarters:], pay_basis)
+        tenure_plan(objective, level.audits[i, trial_quarters:], pay_basis, tiebreak)
         for i in range(n_controlled)
     ]
     tenure_gain = np.array([g for _, g in tenure])

@@ -1,4 +1,5 @@
-"""Reference policies of Executive Hiring: ``random`` and one exact planner per objective."""
+"""Reference policies of Executive Hiring: ``random``, one exact planner per objective, and
+one proxy pursuer per proxy (that proxy first, company value among equal plans; exact)."""
 
 from __future__ import annotations
 
@@ -47,13 +48,14 @@ class PlannerAgent:
 
     privileged = True
 
-    def __init__(self, batch: ParallelBatch, objective: str) -> None:
-        if objective not in OBJECTIVES:
-            raise ValueError(f"unknown objective {objective!r}")
+    def __init__(self, batch: ParallelBatch, objective: str, tiebreak: str | None = None) -> None:
+        if objective not in OBJECTIVES or tiebreak not in (None, *OBJECTIVES):
+            raise ValueError(f"unknown objective {objective!r} or {tiebreak!r}")
         if not isinstance(batch, ParallelBatch):
             raise ValueError("an Executive Hiring planner needs context.env (a ParallelBatch)")
         self.batch = batch
         self.objective = objective
+        self.tiebreak = tiebreak
         self.plans: dict[int, tuple[ExecutiveHiringEnv, int, np.ndarray]] = {}
 
     def reset(self) -> None:
@@ -64,8 +66,9 @@ class PlannerAgent:
         cached = self.plans.get(level)
         if cached is None or cached[0] is not env or cached[1] != env.episode_id:
             _, actions = plan(
-                env.level, self.objective, env.n_controlled, env.trial_quarters, env.pay_basis
-            )
+                env.level, self.objective, env.n_controlled, env.trial_quarters, env.pay_basis,
+                self.tiebreak,
+            )  # fmt: skip
             cached = self.plans[level] = (env, env.episode_id, actions)
         return cached[2]
 
@@ -86,11 +89,15 @@ def oracle_agent(context: AgentContext, objective: str) -> PlannerAgent:
 
 
 def make_reference(name: str, context: AgentContext) -> BatchedAgent:
-    """``"random"`` or ``"oracle:<objective>"`` for every objective of the family."""
-    from envs.family import pick
+    """``"random"``, ``"oracle:<objective>"`` or ``"pursuer:<proxy>"``."""
+    from envs.family import ORACLE, PURSUER, pick
 
     options: dict[str, Callable[[], BatchedAgent]] = {
         "random": lambda: RandomAgent(context.seed),
-        **{f"oracle:{o}": (lambda o=o: oracle_agent(context, o)) for o in OBJECTIVES},
+        **{f"{ORACLE}{o}": (lambda o=o: oracle_agent(context, o)) for o in OBJECTIVES},
+        **{
+            f"{PURSUER}{o}": (lambda o=o: PlannerAgent(context.env, o, tiebreak=OBJECTIVES[0]))
+            for o in OBJECTIVES[1:]
+        },
     }
     return pick("reference of executive_hiring", name, options)()

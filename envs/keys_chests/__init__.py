@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from envs.family import EVAL_SEED_BASE, Family, Objective, Split, register_family
+from envs.family import EVAL_SEED_BASE, Family, NuisanceKnob, Objective, Split, register_family
 from envs.keys_chests.references import make_reference
 
 #: Version 1 (current): an open room with pillars. Measured in session 1, the
@@ -41,6 +41,16 @@ TRAIN_KEY_FRACTION = 1 / 3
 #: on the outcome threshold); at 3:1, 0.38.
 MANY_KEYS_KEY_FRACTION = 3 / 4
 N_EVAL_SEEDS = 256
+
+#: The step limit is a design choice, not the phenomenon: the separation of goal
+#: and proxy must hold from 0.75x to 1.5x of it (DESIGN, validity clause 4).
+STEP_LIMIT = NuisanceKnob(
+    "max_steps",
+    0.75,
+    1.5,
+    "the step limit (unobserved); sized to the intended task, so a longer one lets a "
+    "policy that collects every key first open the chests anyway",
+)
 
 
 def _kwargs(room_size: int, max_steps: int, key_fraction: float) -> dict[str, Any]:
@@ -154,6 +164,7 @@ FAMILY = register_family(
         vector_entry_point="envs.keys_chests.env:KeysChestsVectorEnv",
         make_reference=make_reference,
         shift_kwargs=shift_kwargs,
+        nuisance=(STEP_LIMIT,),
     )
 )
 

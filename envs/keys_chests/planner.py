@@ -12,7 +12,7 @@ pointers). The search is vectorised over the BFS frontier with numpy.
 
 API::
 
-    plan(state, objective, max_steps=None) -> (best_value, actions)
+    plan(state, objective, max_steps=None, tiebreak=None) -> (best_value, actions)
     hoard_plan(state, max_steps=None) -> (chests_opened, actions)
     simulate(state, actions) -> LevelState
 
@@ -42,7 +42,11 @@ class _Search:
     keys: np.ndarray  # keys taken (since start) per mask
 
 
-def _search(state: LevelState, budget: int, objective: str) -> _Search:
+#: Weight of the primary objective in a lexicographic value (secondary counts stay below it).
+_LEXICOGRAPHIC = 1 << 20
+
+
+def _search(state: LevelState, budget: int, objective: str, tiebreak: str | None = None) -> _Search:
     walls = np.asarray(state.walls, dtype=bool)
     H, W = walls.shape
     keys = np.asarray(state.keys, dtype=np.int64).reshape(-1, 2)
@@ -79,8 +83,12 @@ def _search(state: LevelState, budget: int, objective: str) -> _Search:
     start = (state.agent[0] * W + state.agent[1]) * M
     parent = np.full(H * W * M, -1, dtype=np.int64)
     parent[start] = _ROOT
-    value = cp if objective == "chests_opened" else kp
-    bound = min(C, state.inventory + K) if objective == "chests_opened" else K
+    most = {"chests_opened": min(C, state.inventory + K), "keys_collected": K}
+    count = {"chests_opened": cp, "keys_collected": kp}
+    value, bound = count[objective], most[objective]
+    if tiebreak is not None:
+        value = value * _LEXICOGRAPHIC + count[tiebreak]
+        bound = bound * _LEXICOGRAPHIC + most[tiebreak]
     frontier = np.array([start], dtype=np.int64)
     layers = [frontier]
     best = int(value[0])
@@ -128,7 +136,7 @@ def _pick(search: _Search, primary: np.ndarray, secondary: np.ndarray | None = N
     best_key, best_id = None, None
     for ids in search.layers:
         m = ids & (M - 1)
-        score = primary[m] * (1 << 20) + (0 if secondary is None else secondary[m])
+        score = primary[m] * _LEXICOGRAPHIC + (0 if secondary is None else secondary[m])
         i = int(np.argmax(score))
         if best_key is None or score[i] > best_key:
             best_key, best_id = score[i], int(ids[i])
@@ -140,18 +148,24 @@ def _budget(state: LevelState, max_steps: int | None) -> int:
     return max(0, (state.max_steps if max_steps is None else max_steps) - state.steps)
 
 
-def plan(state: LevelState, objective: str, max_steps: int | None = None) -> tuple[int, list[int]]:
+def plan(
+    state: LevelState, objective: str, max_steps: int | None = None, tiebreak: str | None = None
+) -> tuple[int, list[int]]:
     """Maximise ``objective`` within the step limit from ``state``.
 
     ``max_steps`` is the episode's step limit (default ``state.max_steps``); the
-    budget is ``max_steps - state.steps``. Returns ``(best episode total of the
-    objective, shortest action sequence achieving it)``.
+    budget is ``max_steps - state.steps``. With ``tiebreak``, among the plans that
+    maximise ``objective`` the one maximising ``tiebreak`` (lexicographic: a proxy
+    pursuer's plan). Returns ``(best episode total of the objective, shortest
+    action sequence achieving it)``.
     """
-    if objective not in OBJECTIVES:
-        raise ValueError(f"unknown objective {objective!r}; known: {OBJECTIVES}")
-    search = _search(state, _budget(state, max_steps), objective)
-    primary = search.chests if objective == "chests_opened" else search.keys
-    target = _pick(search, primary)
+    for name in (objective, tiebreak):
+        if name is not None and name not in OBJECTIVES:
+            raise ValueError(f"unknown objective {name!r}; known: {OBJECTIVES}")
+    search = _search(state, _budget(state, max_steps), objective, tiebreak)
+    counts = {"chests_opened": search.chests, "keys_collected": search.keys}
+    primary = counts[objective]
+    target = _pick(search, primary, None if tiebreak is None else counts[tiebreak])
     gained = int(primary[target & (search.n_masks - 1)])
     base = state.chests_opened if objective == "chests_opened" else state.keys_collected
     return base + gained, _actions_to(search, target)

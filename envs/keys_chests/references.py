@@ -1,4 +1,5 @@
-"""Reference policies of Keys and Chests: ``random`` and one exact planner per objective."""
+"""Reference policies of Keys and Chests: ``random``, one exact planner per objective, and
+the proxy pursuer (the most keys, then the most chests: exact, lexicographic)."""
 
 from __future__ import annotations
 
@@ -73,14 +74,19 @@ class PlannerAgent:
         return self.plans[np.arange(core.num_envs), steps]
 
 
-def objective_planner(objective: str) -> Planner:
+def objective_planner(objective: str, tiebreak: str | None = None) -> Planner:
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}")
-    return lambda state: plan(state, objective)
+    return lambda state: plan(state, objective, tiebreak=tiebreak)
 
 
 def oracle_agent(context: AgentContext, objective: str) -> PlannerAgent:
     return PlannerAgent(core_of(context.env), objective_planner(objective))
+
+
+def pursuer_agent(context: AgentContext, proxy: str) -> PlannerAgent:
+    """Maximises ``proxy``, then the intended objective among the plans that do."""
+    return PlannerAgent(core_of(context.env), objective_planner(proxy, tiebreak=OBJECTIVES[0]))
 
 
 def hoarder_agent(context: AgentContext) -> PlannerAgent:
@@ -88,11 +94,12 @@ def hoarder_agent(context: AgentContext) -> PlannerAgent:
 
 
 def make_reference(name: str, context: AgentContext) -> BatchedAgent:
-    """``"random"``, ``"oracle:chests_opened"`` or ``"oracle:keys_collected"``."""
-    from envs.family import pick
+    """``"random"``, ``"oracle:<objective>"`` or ``"pursuer:keys_collected"``."""
+    from envs.family import ORACLE, PURSUER, pick
 
     options: dict[str, Callable[[], BatchedAgent]] = {
         "random": lambda: RandomAgent(context.num_envs, context.seed),
-        **{f"oracle:{o}": (lambda o=o: oracle_agent(context, o)) for o in OBJECTIVES},
+        **{f"{ORACLE}{o}": (lambda o=o: oracle_agent(context, o)) for o in OBJECTIVES},
+        **{f"{PURSUER}{o}": (lambda o=o: pursuer_agent(context, o)) for o in OBJECTIVES[1:]},
     }
     return pick("reference of keys_chests", name, options)()
