@@ -63,6 +63,7 @@ from baselines.training_args import (
     start_outputs,
     write_curve,
 )
+from baselines.training_plots import Panel, objective_panels, plot_panels
 from benchmark.torch_policy import flat_dim, save_policy
 
 #: Stable leading columns of the curve CSV; ``mean_<objective>`` columns follow.
@@ -414,34 +415,24 @@ def train(args: NeuroevolutionArgs, *, progress: bool = True) -> TrainResult:
 
 
 def plot_curve(csv_path: str | Path, png_path: str | Path, *, title: str) -> Path:
-    """Fitness (best, mean, centre) and the population's objective means per generation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Fitness (best, mean, centre), then one panel per objective's population mean
+    (each on its own scale), per generation."""
     curve = read_curve(csv_path)
-    gen = curve["generation"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-    left.plot(gen, curve["best_fitness"], label="best", color="black")
-    left.plot(gen, curve["mean_fitness"], label="population mean", color="tab:blue")
-    left.plot(gen, curve["center_fitness"], label="centre policy", color="tab:green")
-    left.set_xlabel("generation")
-    left.set_ylabel("descendants per season")
-    left.legend(fontsize="small")
-    left.grid(alpha=0.3)
-    for name, values in curve.items():
-        if name.startswith("mean_") and name != "mean_fitness":
-            right.plot(gen, values, label=name[5:])
-    right.set_xlabel("generation")
-    right.set_ylabel("population mean per season")
-    right.legend(fontsize="small")
-    right.grid(alpha=0.3)
-    fig.suptitle(title)
-    png_path = Path(png_path)
-    fig.savefig(png_path, dpi=90)
-    plt.close(fig)
-    return png_path
+    fitness = {
+        "best": curve["best_fitness"],
+        "population mean": curve["mean_fitness"],
+        "centre policy": curve["center_fitness"],
+    }
+    objectives = {
+        name[5:]: values
+        for name, values in curve.items()
+        if name.startswith("mean_") and name != "mean_fitness"
+    }
+    panels = [
+        Panel("fitness", "descendants per season", fitness),
+        *objective_panels(objectives, "population mean per season"),
+    ]
+    return plot_panels(curve["generation"], "generation", panels, title=title, path=png_path)
 
 
 __all__ = [

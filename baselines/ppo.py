@@ -61,6 +61,7 @@ from baselines.training_args import (
     start_outputs,
     write_curve,
 )
+from baselines.training_plots import Panel, objective_panels, plot_panels
 from benchmark.torch_policy import flat_dim, flatten_batch, save_policy
 
 #: Columns of the curve CSV, in order. ``mean_<objective>`` columns for each of
@@ -646,43 +647,25 @@ def _smooth(values: np.ndarray, counts: np.ndarray, window: int) -> np.ndarray:
 
 
 def plot_curve(csv_path: str | Path, png_path: str | Path, *, title: str) -> Path:
-    """Plot returns and objectives (left) and entropy and KL (right) against env steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """One panel per objective (each on its own scale; the reward's named in its title),
+    then policy entropy and approximate KL, against env steps."""
     curve = read_curve(csv_path)
     steps = curve.get("global_step", np.array([]))
     counts = np.diff(curve.get("episodes", np.array([])), prepend=0.0)
     window = max(1, len(steps) // 50)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-    for name, values in curve.items():
-        if name.startswith("mean_") and name not in ("mean_return", "mean_length"):
-            left.plot(steps, _smooth(values, counts, window), label=name[5:], alpha=0.8)
-    returns = _smooth(curve["mean_return"], counts, window)
-    left.plot(steps, returns, label="return (reward)", color="black", ls="--", lw=1)
-    left.set_xlabel("environment steps")
-    left.set_ylabel("per-episode mean")
-    left.set_title(f"training episodes (mean over the last {window} updates' episodes)")
-    left.legend(loc="best", fontsize="small")
-    left.grid(alpha=0.3)
-    right.plot(steps, curve.get("entropy", []), label="entropy", color="tab:purple")
-    right.set_xlabel("environment steps")
-    right.set_ylabel("policy entropy (nats)")
-    kl_axis = right.twinx()
-    kl_axis.plot(steps, curve.get("approx_kl", []), label="approx KL", color="tab:orange", lw=0.8)
-    kl_axis.set_ylabel("approx KL")
-    handles = right.get_legend_handles_labels()[0] + kl_axis.get_legend_handles_labels()[0]
-    labels = right.get_legend_handles_labels()[1] + kl_axis.get_legend_handles_labels()[1]
-    right.legend(handles, labels, loc="best", fontsize="small")
-    right.set_title("optimisation")
-    right.grid(alpha=0.3)
-    fig.suptitle(title)
-    png_path = Path(png_path)
-    fig.savefig(png_path, dpi=90)
-    plt.close(fig)
-    return png_path
+    objectives = {
+        name[5:]: _smooth(values, counts, window)
+        for name, values in curve.items()
+        if name.startswith("mean_") and name not in ("mean_return", "mean_length")
+    }
+    reward = _smooth(curve["mean_return"], counts, window)
+    ylabel = f"per episode (last {window} updates)"
+    panels = [
+        *objective_panels(objectives, ylabel, reward),
+        Panel("policy entropy", "nats", {"entropy": curve.get("entropy", np.array([]))}),
+        Panel("approximate KL per update", "", {"approx KL": curve.get("approx_kl", np.array([]))}),
+    ]
+    return plot_panels(steps, "environment steps", panels, title=title, path=png_path)
 
 
 __all__ = [

@@ -150,7 +150,7 @@ def show_progress(flag: bool | None) -> bool:
 
 @app.command("envs")
 def list_envs(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List families, their splits (Gymnasium ids), objectives and seeds."""
+    """List families and their splits: the line that makes each, objectives and seeds."""
     families = list(envs.FAMILIES.values())
     if as_json:
         payload = [
@@ -161,10 +161,13 @@ def list_envs(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
                 "intended": f.intended.name,
                 "canonical_shift": f.canonical_shift,
                 "references": list(f.reference_names),
+                "import": f.import_line,
                 "splits": [
                     {
                         "split": s.name,
                         "env_id": s.env_id,
+                        "make": f.make_line(s.name),
+                        "training_view_id": f.view_id(s.name) if f.view_entry_point else None,
                         "version": s.version,
                         "probes": s.probes,
                         "n_seeds": len(s.eval_seeds),
@@ -181,25 +184,38 @@ def list_envs(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         print(json.dumps(payload, indent=2, default=str))
         return
     for family in families:
-        table = Table(title=f"{family.name} ({family.kind})", title_justify="left")
-        table.add_column("split")
-        table.add_column("id")
-        table.add_column("probes")
-        table.add_column("eval seeds", justify="right")
-        table.add_column("description")
+        kind = "Gymnasium" if family.kind == "gymnasium" else "PettingZoo ParallelEnv"
+        table = Table(title=f"{family.name} ({kind})", title_justify="left", show_lines=True)
+        table.add_column("split", no_wrap=True)
+        lines = {s.name: family.make_line(s.name) for s in family.splits}
+        table.add_column(
+            f"make it, after `{family.import_line}`",
+            min_width=max(len(line) for line in lines.values()),
+        )
         for split in family.splits:
             mark = " *" if split.name == family.canonical_shift else ""
-            seeds = f"{len(split.eval_seeds)} ({min(split.eval_seeds)}…)"
-            table.add_row(split.name + mark, split.env_id, split.probes, seeds, split.description)
+            probes = "" if split.probes == "none" else f" Probes {split.probes}."
+            seeds = f"{len(split.eval_seeds)} eval seeds from {min(split.eval_seeds)}."
+            about = Text(f"{split.description}{probes} {seeds}", style="dim")
+            table.add_row(
+                split.name + mark, Text.assemble((lines[split.name], "cyan"), "\n", about)
+            )
         objectives = ", ".join(
             f"[bold]{o.name}[/] (intended)" if i == 0 else f"{o.name} (proxy)"
             for i, o in enumerate(family.objectives)
         )
         legacy = ", ".join(s.env_id for s in family.legacy_splits)
+        view = (
+            f" Single-agent Gymnasium view to train on: {family.view_id('train')} "
+            "(and likewise for each split)."
+            if family.kind == "pettingzoo" and family.view_entry_point
+            else ""
+        )
         table.caption = (
             f"objectives: {objectives}. references: {', '.join(family.reference_names)}. "
-            "* canonical shift"
-            + (f". Older versions, still registered: {legacy}" if legacy else "")
+            "* canonical shift."
+            + view
+            + (f" Older versions, still registered: {legacy}" if legacy else "")
         )
         table.caption_justify = "left"
         console.print(table)
@@ -329,17 +345,23 @@ def submit(
         engine, jobs, workers=workers, batch_size=batch_size, fail_fast=fail_fast,
         progress=show_progress(progress), limits=limits,
     )  # fmt: skip
-    _print_leaderboard(engine, family=None, split=None, highlight=name)
+    # Only the boards of the families just evaluated: the others did not change.
+    evaluated = list(dict.fromkeys(job.target.family for job in jobs))
+    _print_leaderboard(engine, family=None, split=None, highlight=name, families=evaluated)
     if not ok:
         raise typer.Exit(1)
 
 
-def _print_leaderboard(engine, family, split, highlight: str | None = None) -> None:
+def _print_leaderboard(
+    engine, family, split, highlight: str | None = None, families: list[str] | None = None
+) -> None:
     from benchmark.leaderboard import leaderboard_table
     from benchmark.results import Scorer
 
     # Every split is scored even for one split's table: a shift's outcome depends on train.
     results = Scorer(engine).agent_results(family=family)
+    if families is not None:
+        results = [r for r in results if r.family in families]
     if not results:
         console.print("[dim]The leaderboard is empty: submit an agent first.[/]")
         return

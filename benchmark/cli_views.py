@@ -47,6 +47,22 @@ ROLES = {
     "capability": "layout shift (probes capability)",
 }
 FamilyName = Annotated[str, typer.Option("--family", "-f", help="Family name.")]
+OverwriteOption = Annotated[
+    bool, typer.Option("--overwrite", help="Replace the figure file if it already exists.")
+]
+
+
+def _new_file(path: Path, overwrite: bool) -> Path:
+    """``path``, unless a file is there already and replacing it was not asked for."""
+    if path.exists() and not overwrite:
+        raise usage_error(
+            f"{path} already exists: pass --overwrite to replace it, or write elsewhere (--out)"
+        )
+    return path
+
+
+def _curve_path(out: Path, family: Family) -> Path:
+    return out / f"curve_{family.name}.png"
 
 
 def _family(name: str) -> Family:
@@ -75,7 +91,7 @@ SeedsOption = Annotated[
 ]  # fmt: skip
 
 
-def _draw_curves(engine, family: Family, records, out: Path, n_seeds: int | None = None) -> Path:
+def _draw_curves(engine, family: Family, records, path: Path, n_seeds: int | None = None) -> Path:
     from benchmark.plots import CurvePoint, CurveSeries, curve_figure
     from benchmark.results import Scorer
     from benchmark.sweep import load_curve
@@ -117,7 +133,7 @@ def _draw_curves(engine, family: Family, records, out: Path, n_seeds: int | None
             )
         console.print(table)
     path = curve_figure(
-        series, out / f"curve_{family.name}.png", family=family.name,
+        series, path, family=family.name,
         canonical_shift=family.canonical_shift, intended=family.intended.name,
     )  # fmt: skip
     console.print(f"wrote {path}")
@@ -133,6 +149,7 @@ def sweep(
     ] = 6,
     out: OutDir = Path("plots"),
     seeds: SeedsOption = None,
+    overwrite: OverwriteOption = False,
     workers: WorkersOption = 2,
     batch_size: BatchOption = DEFAULT_BATCH_SIZE,
     db: DbOption = None,
@@ -149,6 +166,7 @@ def sweep(
 
     engine = engine_for(db)
     chosen = _family(family)
+    path = _new_file(_curve_path(out, chosen), overwrite)  # before minutes of evaluation
     records = [_agent(engine, name) for name in names]
     failed = False
     for record in records:
@@ -166,7 +184,7 @@ def sweep(
         stored = sum(o.status == "stored" for o in outcomes)
         reused = sum(o.status == "reused" for o in outcomes)
         console.print(f"[dim]{record.label}: {stored} runs stored, {reused} re-used[/]")
-    _draw_curves(engine, chosen, records, out, seeds)
+    _draw_curves(engine, chosen, records, path, seeds)
     if failed:
         raise typer.Exit(1)
 
@@ -177,12 +195,14 @@ def plot_curve(
     family: FamilyName,
     out: OutDir = Path("plots"),
     seeds: SeedsOption = None,
+    overwrite: OverwriteOption = False,
     db: DbOption = None,
 ) -> None:
     """The generalisation curve from stored sweep runs (see `mesabench sweep`)."""
     engine = engine_for(db)
     chosen = _family(family)
-    _draw_curves(engine, chosen, [_agent(engine, name) for name in names], out, seeds)
+    path = _new_file(_curve_path(out, chosen), overwrite)
+    _draw_curves(engine, chosen, [_agent(engine, name) for name in names], path, seeds)
 
 
 @plot_app.command("map")
@@ -192,6 +212,7 @@ def plot_map(
         bool, typer.Option("--train/--no-train", help="Include a train panel for reference.")
     ] = True,
     out: OutDir = Path("plots"),
+    overwrite: OverwriteOption = False,
     db: DbOption = None,
 ) -> None:
     """The misgeneralisation map: capability against alignment per shift split, from the
@@ -202,6 +223,7 @@ def plot_map(
     engine = engine_for(db)
     if family is not None:
         _family(family)
+    path = _new_file(out / (f"map_{family}.png" if family else "map.png"), overwrite)
     results = Scorer(engine).agent_results(family=family)
     if not results:
         raise usage_error("the leaderboard is empty: submit an agent first (or `mesabench demo`)")
@@ -223,8 +245,7 @@ def plot_map(
             panels.append(
                 MapPanel(fam.name, split.name, role, points, on_train=split.name == "train")
             )
-    name = f"map_{family}.png" if family else "map.png"
-    path = map_figure(panels, out / name)
+    path = map_figure(panels, path)
     console.print(f"wrote {path}")
 
 
@@ -249,6 +270,7 @@ def replay(
         int | None, typer.Option("--max-steps", min=1, help="Record at most this many steps.")
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="GIF file to write.")] = None,
+    overwrite: OverwriteOption = False,
     db: DbOption = None,
 ) -> None:
     """Record one episode of a stored agent as an animated GIF, objectives beside each frame."""
@@ -266,6 +288,9 @@ def replay(
     except (UnknownNameError, ValueError) as error:
         raise usage_error(str(error)) from None
     level = target.seeds[0] if seed is None else seed
+    path = _new_file(
+        out or Path(f"replay_{name}_{chosen.name}_{split_name}_{level}.gif"), overwrite
+    )
     stored = _agent(engine, name, version)
     try:
         source = resolve(stored.source)
@@ -281,7 +306,6 @@ def replay(
         errors.print(f"[bold red]failed:[/] {escape(f'{stored.label}: {problem}')}")
         raise typer.Exit(1) from None
     recording.agent = stored.label
-    path = out or Path(f"replay_{name}_{chosen.name}_{split_name}_{level}.gif")
     write_gif(recording, path, fps=fps)
     final = ", ".join(f"{k} {v:g}" for k, v in recording.totals[-1].items())
     console.print(

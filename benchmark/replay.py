@@ -36,6 +36,8 @@ DEFAULT_FPS = 8
 MIN_HEIGHT = 320
 #: Width of the text panel beside each frame.
 PANEL_WIDTH = 300
+#: Height of one line of a frame's colour legend.
+LEGEND_ROW = 18
 
 
 @dataclass
@@ -50,6 +52,9 @@ class Recording:
     frames: list[np.ndarray] = field(default_factory=list)
     totals: list[dict[str, float]] = field(default_factory=list)
     termination: str = ""
+    #: What the frame's colours mean, (label, RGB), drawn beside every frame; from the
+    #: environment's ``render_legend`` where it has one.
+    legend: list[tuple[str, tuple[int, int, int]]] = field(default_factory=list)
 
     @property
     def length(self) -> int:
@@ -135,8 +140,9 @@ def record_pettingzoo(
         agent = agents[min(instance, len(agents) - 1)]
         reset_agent(agent)
         recording = Recording(
-            family.name, target.split, int(seed), source.reference, family.intended.name
-        )
+            family.name, target.split, int(seed), source.reference, family.intended.name,
+            legend=list(getattr(env.unwrapped, "render_legend", ())),
+        )  # fmt: skip
         totals = dict.fromkeys(family.objective_names, 0.0)
 
         def snapshot(infos: dict) -> None:
@@ -213,7 +219,9 @@ def compose(recording: Recording, index: int, peaks: dict[str, float]) -> Image.
     image = Image.fromarray(frame[..., :3])
     scale = max(1, -(-MIN_HEIGHT // image.height))
     image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
-    height = max(image.height, 260)
+    objectives = len(recording.totals[index])
+    legend = (24 + LEGEND_ROW * len(recording.legend)) if recording.legend else 0
+    height = max(image.height, 176 + 38 * objectives + 30 + legend)
     canvas = Image.new("RGB", (image.width + PANEL_WIDTH, height), (250, 250, 250))
     canvas.paste(image, (0, 0))
     draw = ImageDraw.Draw(canvas)
@@ -246,6 +254,14 @@ def compose(recording: Recording, index: int, peaks: dict[str, float]) -> Image.
     if index == recording.length and recording.termination:
         y += 6
         draw.text((x, y), f"episode over: {recording.termination}", fill=(0, 0, 0), font=big)
+    y += 30
+    if recording.legend:
+        draw.text((x, y), "colours in the frame", fill=(0, 0, 0), font=big)
+        y += 24
+    for label, rgb in recording.legend:
+        draw.rectangle((x, y + 2, x + 11, y + 13), fill=tuple(rgb), outline=(120, 120, 120))
+        draw.text((x + 18, y), label, fill=(40, 40, 40), font=small)
+        y += LEGEND_ROW
     return canvas
 
 

@@ -1,6 +1,6 @@
 """Result storage: SQLAlchemy 2 typed ORM over any SQLAlchemy URL (SQLite by default).
 
-Four tables (see ``DESIGN.md``, "Storage"):
+Four tables (see ``docs/design.md``, "Storage"):
 
 - :class:`Submission`: what was evaluated (name, version, checksum of what was loaded).
   ``(name, version)`` is unique and a published version never changes meaning: the

@@ -12,7 +12,12 @@ in another order would act at random without a word.
 
 Observations are flattened by :func:`flatten_batch`, the batched counterpart of
 ``gymnasium.spaces.flatten``: Box values reshaped and cast to float, Discrete as
-one-hot, Dict and Tuple concatenated in their space order.
+one-hot, Dict and Tuple concatenated in their space order. A Dict space keeps
+its keys sorted, which need not be the order of the observation dicts an
+environment returns: a training loop that concatenates ``obs.values()`` trains
+a module on another layout, and that module evaluates like a random one. So
+train on ``flatten_batch`` (or Gymnasium's ``FlattenObservation``, the same
+order), and give :func:`save_policy` an ``example`` to have it checked.
 """
 
 from __future__ import annotations
@@ -66,6 +71,56 @@ def flatten_batch(space: gym.Space, observations: Any) -> np.ndarray:
     raise TypeError(f"cannot flatten observations of space {space}")
 
 
+def observation_layout(space: gym.Space, key: str = "") -> list[dict[str, Any]]:
+    """Where each part of an observation lies in the flat vector of :func:`flatten_batch`.
+
+    One entry per leaf space, in order: ``key`` (a Dict key, a Tuple index, or a
+    ``/``-joined path of them; ``""`` for a space that is not a Dict or Tuple),
+    ``start`` and ``stop`` (its columns), ``shape`` (of the unflattened part) and
+    ``encoding`` (``"value"`` or ``"one-hot"``).
+    """
+    if isinstance(space, spaces.Dict | spaces.Tuple):
+        items = space.spaces.items() if isinstance(space, spaces.Dict) else enumerate(space.spaces)
+        layout: list[dict[str, Any]] = []
+        for name, sub in items:
+            offset = layout[-1]["stop"] if layout else 0
+            for part in observation_layout(sub, f"{key}/{name}" if key else str(name)):
+                layout.append({**part, "start": part["start"] + offset,
+                               "stop": part["stop"] + offset})  # fmt: skip
+        return layout
+    one_hot = isinstance(space, spaces.Discrete | spaces.MultiDiscrete)
+    return [
+        {
+            "key": key,
+            "start": 0,
+            "stop": flat_dim(space),
+            "shape": list(space.shape or ()),
+            "encoding": "one-hot" if one_hot else "value",
+        }
+    ]
+
+
+def _check_example(space: gym.Space, example: tuple[Any, Any]) -> None:
+    """Raise if the flat observations a trainer fed its module are not :func:`flatten_batch`'s."""
+    observations, fed = example
+    expected = flatten_batch(space, observations)
+    fed = fed.detach().cpu().numpy() if isinstance(fed, torch.Tensor) else np.asarray(fed)
+    if fed.shape == expected.shape and np.allclose(fed, expected):
+        return
+    parts = ", ".join(f"{p['key'] or 'all'} [{p['start']}:{p['stop']}]"
+                      for p in observation_layout(space))  # fmt: skip
+    if fed.shape != expected.shape:
+        found = f"shape {fed.shape}, expected {expected.shape}"
+    else:
+        column = int(np.argwhere(~np.isclose(fed, expected))[0][1])
+        found = f"first difference in column {column}"
+    raise ValueError(
+        "the flat observations the training code fed the module are not laid out as the "
+        f"benchmark will feed them ({found}); the benchmark's layout is {parts}. Flatten "
+        "with benchmark.torch_policy.flatten_batch(observation_space, observations)."
+    )
+
+
 def save_policy(
     module: torch.nn.Module,
     path: str | Path,
@@ -74,24 +129,45 @@ def save_policy(
     action_space: gym.Space,
     family: str | None = None,
     metadata: dict[str, Any] | None = None,
+    deterministic: bool | None = None,
+    example: tuple[Any, Any] | None = None,
 ) -> Path:
     """Export ``module`` (any batch size) and save it with its metadata at ``path``.
 
     ``family`` (or ``metadata["family"]``) names the family the policy plays.
+
+    ``module`` maps a float32 ``(batch, flat_dim(observation_space))`` tensor laid
+    out by :func:`flatten_batch` to ``(batch, n_actions)`` logits. The metadata
+    records that layout (``observation_layout``) and how actions are chosen when
+    the policy is evaluated: ``deterministic=True`` the argmax of the logits,
+    ``False`` a sample from their softmax (a stochastic policy such as PPO's). Not
+    given, it is ``metadata["deterministic"]`` if present, else True.
+
+    ``example``: ``(observations, flat)``, a batch of observations as the
+    environment returned them and the flat batch the training code fed the module
+    for them. If given, they must agree with :func:`flatten_batch`, else a
+    ``ValueError`` says where they differ: a module trained on another layout
+    would evaluate like a random policy, with no other warning.
     """
     if not isinstance(action_space, spaces.Discrete):
         raise TypeError(f"torch policies support Discrete action spaces, got {action_space}")
+    if example is not None:
+        _check_example(observation_space, example)
     meta = {
         "format": FORMAT,
         "obs_dim": flat_dim(observation_space),
         "n_actions": int(action_space.n),
         "observation_space": repr(observation_space),
+        "observation_layout": observation_layout(observation_space),
         **(metadata or {}),
     }
     if family is not None:
         meta["family"] = family
     if not meta.get("family"):
         raise ValueError("a policy file must say which family it plays: give family=...")
+    if deterministic is not None:
+        meta["deterministic"] = bool(deterministic)
+    meta.setdefault("deterministic", True)
     example = torch.zeros(2, meta["obs_dim"])
     batch = torch.export.Dim("batch", min=1)
     program = torch.export.export(

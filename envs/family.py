@@ -1,6 +1,6 @@
 """How an environment family declares itself: splits, objectives, references, seeds.
 
-A family (see ``DESIGN.md``) is one environment idea with its splits, objectives
+A family (see ``docs/design.md``) is one environment idea with its splits, objectives
 and reference policies. Each family sub-package builds one :class:`Family` and
 passes it to :func:`register_family` on import, which registers every split as a
 Gymnasium id under the ``MesaBench/`` namespace and adds the family to
@@ -235,6 +235,32 @@ class Family:
         chosen = self.split(split)
         number = chosen.version if version is None else version
         return f"{NAMESPACE}/{self.title}-{chosen.name}-v{number}"
+
+    def parallel_env(self, split: str = "train", **kwargs: Any) -> Any:
+        """A PettingZoo family's ``ParallelEnv`` of ``split``; ``kwargs`` (``render_mode``,
+        or constructor arguments for experiments) go on top of the split's own.
+
+        An unknown split raises :class:`UnknownNameError` naming the valid ones.
+        """
+        if self.kind != "pettingzoo":
+            raise TypeError(
+                f"{self.name} is a Gymnasium family: make it with "
+                f'gymnasium.make("{self.env_id(split)}")'
+            )
+        chosen = self.split(split)
+        env_class = gym.envs.registration.load_env_creator(self.entry_point)
+        return env_class(**{**chosen.kwargs, **kwargs})
+
+    @property
+    def import_line(self) -> str:
+        """The import that :meth:`make_line` needs."""
+        return "import gymnasium" if self.kind == "gymnasium" else f"from envs import {self.name}"
+
+    def make_line(self, split: str) -> str:
+        """The Python expression that makes ``split`` (after :attr:`import_line`)."""
+        if self.kind == "gymnasium":
+            return f'gymnasium.make("{self.split(split).env_id}")'
+        return f'{self.name}.parallel_env(split="{self.split(split).name}")'
 
 
 #: Every registered family, by name, in registration order.

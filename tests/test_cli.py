@@ -51,6 +51,29 @@ def test_envs_lists_every_split_with_its_id():
     assert "KeysChests-train-v1" in mesabench("envs").stdout
 
 
+def test_envs_prints_for_every_split_the_line_that_makes_it():
+    """Each printed line, after its family's import, builds that split in a fresh
+    interpreter (Gymnasium ids with no `import envs`: the installed plugin registers them)."""
+    families = json.loads(mesabench("envs", "--json").stdout)
+    table = mesabench("envs").stdout
+    checks = []
+    for family in families:
+        assert family["import"] in table
+        for split in family["splits"]:
+            assert split["make"] in table
+            checks.append(
+                f"{family['import']}\n"
+                f"env = {split['make']}\n"
+                f"assert env.unwrapped.metadata, {split['make']!r}\n"
+            )
+    assert len(checks) == sum(len(f["splits"]) for f in families) >= 9
+    # One interpreter for all: the Gymnasium family comes first, before anything imports envs.
+    assert families[0]["kind"] == "gymnasium"
+    done = subprocess.run([sys.executable, "-c", "".join(checks)], capture_output=True,
+                          text=True, cwd=Path.home(), timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
 def test_submit_ranks_and_a_resubmission_is_reused(db):
     again = mesabench(
         "submit", "baselines/random_agent.py:factory", "--name", "random", *TRAIN_ONLY, db=db
@@ -58,6 +81,21 @@ def test_submit_ranks_and_a_resubmission_is_reused(db):
     assert again.returncode == 0, again.stderr
     assert "re-used, not evaluated again" in again.stdout
     assert "ranks 2 of 2" in again.stdout
+
+
+def test_submit_prints_only_the_families_it_evaluated(tmp_path):
+    db = tmp_path / "two_families.db"
+    hiring = ("--family", "executive_hiring", "--split", "tenure", "--workers", "1")
+    first = mesabench("submit", "baselines/random_agent.py:factory", "--name", "random",
+                      *hiring, db=db)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    assert "intended goal: company_value" in first.stdout  # executive hiring's board
+    done = mesabench("submit", "baselines/random_agent.py:factory", "--name", "random",
+                     *TRAIN_ONLY, db=db)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "intended goal: chests_opened" in done.stdout  # keys and chests's board
+    assert "executive_hiring" not in done.stdout and "company_value" not in done.stdout
+    assert "intended goal: company_value" in mesabench("leaderboard", db=db).stdout
 
 
 def test_leaderboard_json_holds_scores_with_intervals(db):

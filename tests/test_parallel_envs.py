@@ -1,10 +1,13 @@
 """Contract tests for every PettingZoo family (``kind="pettingzoo"``) and each of its splits.
 
 Parametrised over :data:`envs.FAMILIES`, so a multi-agent family is tested the
-moment it is registered. What a family must provide (DESIGN.md and
+moment it is registered. What a family must provide (docs/design.md and
 :mod:`envs.family`):
 
-- ``Env(render_mode=None, **split.kwargs)`` from ``family.entry_point``; metadata
+- a module-level ``parallel_env(split=..., render_mode=None)`` in the family's
+  package (``envs.<family>``), as PettingZoo's own environments have, through
+  which every test here makes its environments; ``Env(render_mode=None,
+  **split.kwargs)`` from ``family.entry_point``; metadata
   with ``name``, ``render_modes`` (``rgb_array`` and ``ansi``), ``is_parallelizable``
   and ``render_fps``; PettingZoo's ``parallel_api_test`` and ``parallel_seed_test``
   pass without warnings;
@@ -24,17 +27,17 @@ moment it is registered. What a family must provide (DESIGN.md and
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from typing import Any
 
 import numpy as np
 import pytest
-from gymnasium.envs.registration import load_env_creator
 from gymnasium.spaces import Discrete
 from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 import envs  # noqa: F401  (registers the families)
-from envs.family import FAMILIES, Family
+from envs.family import FAMILIES, Family, UnknownNameError
 
 CASES = [
     pytest.param(family.name, split.name, id=f"{family.name}-{split.name}")
@@ -45,9 +48,32 @@ CASES = [
 
 
 def make(family_name: str, split_name: str, render_mode: str | None = None) -> Any:
+    """The split's env through the constructor a user calls: ``envs.<family>.parallel_env``."""
+    package = importlib.import_module(f"envs.{family_name}")
+    return package.parallel_env(split=split_name, render_mode=render_mode)
+
+
+@pytest.mark.parametrize(("family_name", "split_name"), CASES)
+def test_parallel_env_builds_the_split_as_registered(family_name: str, split_name: str) -> None:
+    env = make(family_name, split_name)
+    split = FAMILIES[family_name].split(split_name)
+    assert type(env).__module__ + ":" + type(env).__name__ == FAMILIES[family_name].entry_point
+    assert env.config == {**env.config, **split.kwargs}
+
+
+@pytest.mark.parametrize("family_name", sorted({case.values[0] for case in CASES}))
+def test_parallel_env_names_the_valid_splits_on_a_bad_one(family_name: str) -> None:
     family = FAMILIES[family_name]
-    cls = load_env_creator(family.entry_point)
-    return cls(render_mode=render_mode, **dict(family.split(split_name).kwargs))
+    with pytest.raises(UnknownNameError) as raised:
+        make(family_name, "trian")
+    message = str(raised.value)
+    assert "Did you mean 'train'" in message
+    assert all(s.name in message for s in family.splits)
+
+
+def test_a_gymnasium_family_points_to_gymnasium_make() -> None:
+    with pytest.raises(TypeError, match=r'gymnasium.make\("MesaBench/KeysChests-train-v1"\)'):
+        FAMILIES["keys_chests"].parallel_env("train")
 
 
 def random_episode(

@@ -1,12 +1,15 @@
 """Contract tests for every registered ``MesaBench/`` Gymnasium id.
 
 Parametrised over ``gymnasium.registry``, so an environment is tested the moment
-it is registered (see DESIGN.md: checker, determinism, rendering, objectives).
+it is registered (see docs/design.md: checker, determinism, rendering, objectives).
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -152,3 +155,38 @@ def test_eval_levels_are_not_training_levels(family_name: str) -> None:
         evaluation = contents(dict(split.kwargs), split.eval_seeds)
         assert len(evaluation) == len(split.eval_seeds), split.name
         assert not evaluation & training, split.name
+
+
+def fresh_python(code: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``code`` in a new interpreter of this environment, nothing imported beforehand."""
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd or Path.home(), capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+
+
+def test_gymnasium_make_needs_no_import_in_a_fresh_interpreter() -> None:
+    """The installed ``mesabench-gymnasium.pth`` registers the families when Gymnasium is
+    imported (Gymnasium 1.x has no plugin entry points): every id, no ``import envs``."""
+    done = fresh_python(
+        "import sys\n"
+        "assert 'envs' not in sys.modules and 'gymnasium' not in sys.modules\n"
+        "import gymnasium\n"
+        f"for env_id in {ENV_IDS!r}:\n"
+        "    env = gymnasium.make(env_id)\n"
+        "    env.reset(seed=0)\n"
+        "    env.step(env.action_space.sample())\n"
+        "    env.close()\n"
+        "print('made all')\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "made all" in done.stdout
+
+
+def test_another_projects_envs_package_is_not_imported(tmp_path: Path) -> None:
+    """A user's own ``envs`` package first on the path is never run by ``import gymnasium``."""
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "envs" / "__init__.py").write_text("raise SystemExit('foreign envs imported')\n")
+    done = fresh_python("import sys, gymnasium; print('envs' in sys.modules)", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

@@ -309,6 +309,27 @@ def test_cli_plot_map_and_curve(db, small_splits, tmp_path):
     assert "P(A > B)" in done.output and "many_keys" in done.output
 
 
+def test_cli_figures_are_never_silently_overwritten(db, small_splits, tmp_path):
+    url = f"sqlite:///{db}"
+    curve = ("plot", "curve", "key_hoarder", "--family", "keys_chests", "--seeds", str(N_SEEDS),
+             "--db", url, "--out", str(tmp_path))  # fmt: skip
+    assert invoke(*curve).exit_code == 0
+    first = (tmp_path / "curve_keys_chests.png").read_bytes()
+    again = invoke(*curve)
+    assert again.exit_code == 2 and "already exists" in again.output
+    assert "--overwrite" in again.output
+    assert (tmp_path / "curve_keys_chests.png").read_bytes() == first
+    assert invoke(*curve, "--overwrite").exit_code == 0
+    plot_map = ("plot", "map", "--db", url, "--out", str(tmp_path))
+    assert invoke(*plot_map).exit_code == 0
+    assert invoke(*plot_map).exit_code == 2
+    assert invoke(*plot_map, "--overwrite").exit_code == 0
+    (tmp_path / "r.gif").write_bytes(b"mine")
+    replay = invoke("replay", "key_hoarder", "--family", "keys_chests", "--max-steps", "2",
+                    "--db", url, "--out", str(tmp_path / "r.gif"))  # fmt: skip
+    assert replay.exit_code == 2 and (tmp_path / "r.gif").read_bytes() == b"mine"
+
+
 def test_cli_bad_input_exits_2_naming_it(db, tmp_path):
     url = f"sqlite:///{db}"
     cases = [

@@ -111,6 +111,13 @@ FAMILY = register_family(
     )
 )
 
+
+#: The PettingZoo ``ParallelEnv`` of one split, as PettingZoo's own environments offer
+#: it: ``from envs import evolution; env = evolution.parallel_env(split="train")``
+#: (an unknown split raises naming the valid ones).
+parallel_env = FAMILY.parallel_env
+
+
 __all__ = [
     "CANDY_KWARGS",
     "DEFAULTS",
@@ -120,5 +127,6 @@ __all__ = [
     "TRAIN_KWARGS",
     "EvolutionEnv",
     "eval_seeds",
+    "parallel_env",
     "shift_kwargs",
 ]

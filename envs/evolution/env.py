@@ -476,6 +476,13 @@ class EvolutionEnv(ParallelEnv):
 
     # ------------------------------------------------------------------ rendering
 
+    @property
+    def render_legend(self) -> tuple[tuple[str, tuple[int, int, int]], ...]:
+        """What the ``rgb_array`` frame's colours mean: (label, RGB) pairs."""
+        from envs.evolution.render import LEGEND
+
+        return LEGEND
+
     def render(self) -> np.ndarray | str | None:
         from envs.evolution.render import render_ansi, render_rgb
 

@@ -11,6 +11,39 @@ if TYPE_CHECKING:
 
 TILE = 14
 _GROUND = np.array([30, 34, 30], dtype=np.float32)
+_HALO = (220, 60, 220)
+
+
+def food_colour(sweetness, nutrition, candy) -> np.ndarray:
+    """A food item's colour (arrays or scalars): red for sweetness, green for
+    nutrition, and a blue tint for candy."""
+    channels = np.broadcast_arrays(
+        60 + 195 * np.asarray(sweetness, dtype=float),
+        40 + 215 * np.asarray(nutrition, dtype=float),
+        40 + 120 * np.asarray(candy, dtype=float),
+    )
+    return np.stack(channels, axis=-1).astype(np.float32)
+
+
+def body_colour(energy: float) -> tuple[float, float, float]:
+    """An organism's colour at ``energy`` in [0, 1] of the maximum: brighter blue, fuller."""
+    return (40 + 40 * energy, 60 + 120 * energy, 90 + 165 * energy)
+
+
+def _rgb(colour) -> tuple[int, int, int]:
+    r, g, b = (round(float(c)) for c in colour)
+    return (r, g, b)
+
+
+#: What the colours of :func:`render_rgb` mean, for a replay's legend: (label, RGB).
+LEGEND: tuple[tuple[str, tuple[int, int, int]], ...] = (
+    ("ripe fruit: sweet and nutritious", _rgb(food_colour(0.85, 0.95, False))),
+    ("unripe fruit: neither", _rgb(food_colour(0.1, 0.1, False))),
+    ("candy: sweetest, no nutrition", _rgb(food_colour(1.0, 0.0, True))),
+    ("organism, full of energy", _rgb(body_colour(1.0))),
+    ("organism, low on energy", _rgb(body_colour(0.2))),
+    ("halo: ornament (wider = showier)", _HALO),
+)
 
 
 def _disc(t: int, radius: float) -> np.ndarray:
@@ -33,10 +66,7 @@ def render_rgb(env: EvolutionEnv, tile: int = TILE) -> np.ndarray:
     sq = np.zeros((tile, tile), dtype=bool)
     lo, hi = tile // 4, tile - tile // 4
     sq[lo:hi, lo:hi] = True
-    colour = np.stack(
-        [60 + 195 * env.sweetness, 40 + 215 * env.nutrition, 40 + 120 * (env.food_kind == 2)],
-        axis=-1,
-    ).astype(np.float32)
+    colour = food_colour(env.sweetness, env.nutrition, env.food_kind == 2)
     fy, fx = np.nonzero(food)
     img[fy, fx] = np.where(sq[..., None], colour[fy, fx][:, None, None, :], img[fy, fx])
     live = np.flatnonzero(env.alive)
@@ -47,8 +77,8 @@ def render_rgb(env: EvolutionEnv, tile: int = TILE) -> np.ndarray:
         body = _disc(tile, 0.26)
         e = float(np.clip(env.energy[i] / max_energy, 0.0, 1.0))
         cell = img[y, x]
-        cell[halo] = (220, 60, 220)
-        cell[body] = (40 + 40 * e, 60 + 120 * e, 90 + 165 * e)
+        cell[halo] = _HALO
+        cell[body] = body_colour(e)
     img[:, :, 0, :, :] *= 0.8
     img[:, :, :, 0, :] *= 0.8
     return img.transpose(0, 2, 1, 3, 4).reshape(s * tile, s * tile, 3).astype(np.uint8)

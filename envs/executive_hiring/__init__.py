@@ -116,11 +116,19 @@ FAMILY = register_family(
     )
 )
 
+
+#: The PettingZoo ``ParallelEnv`` of one split, as PettingZoo's own environments offer
+#: it: ``from envs import executive_hiring; env = executive_hiring.parallel_env(split="train")``
+#: (an unknown split raises naming the valid ones).
+parallel_env = FAMILY.parallel_env
+
+
 __all__ = [
     "FAMILY",
     "SHORT_CONTRACT_KWARGS",
     "TENURE_KWARGS",
     "TRAIN_KWARGS",
     "eval_seeds",
+    "parallel_env",
     "shift_kwargs",
 ]

@@ -30,7 +30,7 @@ from envs.executive_hiring.core import (
     board_choice,
     make_level,
 )
-from envs.executive_hiring.render import render_ansi, render_rgb
+from envs.executive_hiring.render import LEGEND, render_ansi, render_rgb
 from envs.family import EVAL_SEED_BASE
 
 DEFAULTS: dict[str, Any] = {
@@ -341,6 +341,11 @@ class ExecutiveHiringEnv(ParallelEnv):
             self.episode_termination = "contract_end" if served else "all_fired"
         return obs, rewards, terminations, truncations, infos
 
+    @property
+    def render_legend(self) -> tuple[tuple[str, tuple[int, int, int]], ...]:
+        """What the ``rgb_array`` frame's colours mean: (label, RGB) pairs."""
+        return LEGEND
+
     def render(self) -> np.ndarray | str | None:
         if self.render_mode == "rgb_array":
             return render_rgb(self)
@@ -369,7 +374,7 @@ class ExecutiveHiringView(gym.Env):
 
     The reward is the learner's contribution to true company value: the intended
     objective's increment as measured in training, where it equals the learner's
-    pay exactly (DESIGN.md). ``info["objectives"]`` holds the *learner's* own
+    pay exactly (docs/design.md). ``info["objectives"]`` holds the *learner's* own
     episode-so-far totals of every objective; the final ``info["termination"]``
     is ``"fired"`` or ``"contract_end"`` (``terminated``; nothing truncates).
     Stepping after the end changes nothing (reward 0, terminated again).

@@ -29,6 +29,22 @@ _FIRED = (90, 90, 90)
 _CONTROLLED = (30, 30, 30)
 _BACKGROUND = (170, 170, 170)
 
+#: What the colours of :func:`render_rgb` mean, for a replay's legend: (label, RGB).
+LEGEND: tuple[tuple[str, tuple[int, int, int]], ...] = (
+    ("bar: value created (intended)", _COLOURS["company_value"]),
+    ("bar: hidden long-term value", _COLOURS["long_term"]),
+    ("bar: reported metric", _COLOURS["reported_metric"]),
+    ("bar: private benefit", _COLOURS["private_benefit"]),
+    ("bar: pay", _COLOURS["pay"]),
+    ("top strip: trial quarter", _TRIAL),
+    ("top strip: tenure quarter", _TENURE),
+    ("square: audit due this quarter", _AUDIT),
+    ("gold bar: promoted", _PROMOTED),
+    ("dark frame: yours; light: scripted", _CONTROLLED),
+    # A fired candidate's panel is shaded half-way to grey (as render_rgb draws it).
+    ("greyed panel: fired", tuple((int(b) + f) // 2 for b, f in zip(_BG, _FIRED, strict=True))),
+)
+
 
 def _name(env: ExecutiveHiringEnv, i: int) -> str:
     kind = int(env.level.kind[i])
