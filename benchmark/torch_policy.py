@@ -153,10 +153,10 @@ def save_policy(
     if deterministic is not None:
         meta["deterministic"] = bool(deterministic)
     meta.setdefault("deterministic", True)
-    example = torch.zeros(2, meta["obs_dim"])
+    tracing_input = torch.zeros(2, meta["obs_dim"])
     batch = torch.export.Dim("batch", min=1)
     program = torch.export.export(
-        module.cpu().eval(), (example,), dynamic_shapes=((batch, torch.export.Dim.STATIC),)
+        module.cpu().eval(), (tracing_input,), dynamic_shapes=((batch, torch.export.Dim.STATIC),)
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
