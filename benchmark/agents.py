@@ -9,8 +9,16 @@ A reference is one of:
   (independently trained instances of one agent).
 
 A factory is called as ``factory(context: AgentContext)`` and returns a
-:class:`~benchmark.protocol.BatchedAgent`, or a list of them (one per
+:class:`~benchmark.protocol.BatchedAgent`, or a non-empty list of them (one per
 instance), or raises :class:`~benchmark.protocol.UnsupportedFamily`.
+
+Resolving a reference never runs the submitted code: it locates the files and
+computes the checksum of everything the submission loads (the directory of a
+``file.py`` factory, the top-level package of a module, the policy files). The
+code runs only in an agent process (:mod:`benchmark.sandbox`), except for the
+project's own reference policies and privileged scripted baselines
+(:data:`PRIVILEGED_BASELINES`), which run beside the environment and may read
+its hidden state.
 """
 
 from __future__ import annotations
@@ -19,12 +27,18 @@ import ast
 import difflib
 import hashlib
 import importlib
+import importlib.machinery
 import importlib.util
+import json
+import os
 import sys
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+
+import gymnasium as gym
 
 from benchmark.protocol import AgentContext, BatchedAgent
 
@@ -46,18 +60,37 @@ class AgentLoadError(ValueError):
 
 @dataclass(frozen=True)
 class AgentSource:
-    """Where an agent comes from, and a checksum of exactly what was loaded.
+    """Where an agent comes from, and a checksum of everything it loads.
 
-    ``build(context)`` returns one agent per instance.
+    ``build(context)`` returns one agent per instance (in the process that calls
+    it: the agent process for untrusted code).
+
+    Attributes:
+        trusted: the project's own code (a reference policy or a privileged
+            scripted baseline): it runs beside the environment and may read it.
+        family: the family a torch policy was trained on (None: any family).
+        root: the file or directory the checksum covers.
     """
 
     reference: str
     checksum: str
     kind: str  # "python", "torch" or "reference"
+    trusted: bool = False
+    family: str | None = None
+    root: str | None = None
+
+    @property
+    def binds(self) -> tuple[str, ...]:
+        """Paths the agent process must see although its sandbox hides them (a private /tmp)."""
+        if self.root is None or not Path(self.root).is_relative_to("/tmp"):
+            return ()
+        return (self.root,)
 
     def build(self, context: AgentContext) -> list[BatchedAgent]:
         made = _builder(self)(context)
         agents = list(made) if isinstance(made, list | tuple) else [made]
+        if not agents:
+            raise AgentLoadError(f"{self.reference} returned no agents (an empty list)")
         for agent in agents:
             if not callable(getattr(agent, "act", None)):
                 raise AgentLoadError(
@@ -75,30 +108,182 @@ def _sha256(*chunks: bytes) -> str:
 
 
 def resolve(reference: str) -> AgentSource:
-    """Check that ``reference`` names an agent and compute its checksum (nothing is built)."""
+    """Check that ``reference`` names an agent and compute its checksum (nothing is run)."""
     if reference.startswith(REFERENCE_PREFIX):
-        return AgentSource(reference, _reference_checksum(reference), "reference")
+        return AgentSource(reference, _reference_checksum(reference), "reference", trusted=True)
+    if not reference.strip():
+        raise AgentLoadError("the agent reference is empty")
     path = _locate(Path(reference))
-    if path.is_dir():
+    if path.is_dir() and ":" not in reference:
         policies = _policy_files(path)
         if not policies:
             raise AgentLoadError(f"directory {reference} holds no *.pt policy files")
+        families = {_policy_family(p) for p in policies}
+        if len(families) > 1:
+            raise AgentLoadError(
+                f"the policies in {reference} were trained on different families: "
+                + ", ".join(sorted(str(f) for f in families))
+            )
         chunks = [c for p in policies for c in (p.name.encode(), p.read_bytes())]
-        return AgentSource(reference, _sha256(*chunks), "torch")
+        return AgentSource(reference, _sha256(*chunks), "torch", family=families.pop(),
+                           root=str(path.resolve()))  # fmt: skip
     if path.suffix in POLICY_SUFFIXES:
         if not path.is_file():
             raise AgentLoadError(f"policy file {reference} does not exist")
-        return AgentSource(reference, _sha256(path.read_bytes()), "torch")
+        return AgentSource(reference, _sha256(path.read_bytes()), "torch",
+                           family=_policy_family(path), root=str(path.resolve()))  # fmt: skip
     if ":" not in reference:
         raise AgentLoadError(
             f"cannot load agent {reference!r}: expected 'path/to/file.py:factory', "
             "'package.module:factory', a .pt policy file or a directory of them"
         )
     target, attribute = reference.rsplit(":", 1)
-    module = _import(target, reference)
-    _factory(module, attribute, reference)
-    source_bytes = Path(module.__file__).read_bytes() if module.__file__ else target.encode()
-    return AgentSource(reference, _sha256(source_bytes, attribute.encode()), "python")
+    if not target:
+        raise AgentLoadError(f"{reference!r} names no file or module before ':'")
+    if not attribute.isidentifier():
+        raise AgentLoadError(f"{reference!r}: {attribute!r} is not the name of a factory")
+    file, root = _module_files(target, reference)
+    trusted = (file.resolve(), attribute) in _privileged_baselines()
+    if trusted:  # the project's own code: imported here, where it will run
+        _factory(_import(target, reference), attribute, reference)
+    checksum = _sha256(tree_digest(root), str(file.resolve().relative_to(root.parent)).encode(),
+                       attribute.encode())  # fmt: skip
+    return AgentSource(reference, checksum, "python", trusted=trusted, root=str(root))
+
+
+#: The project's scripted baselines that read hidden state, as (file, factory): they
+#: run beside the environment and are marked privileged. Identified by where their
+#: code is (this checkout's ``baselines/``), never by what an agent says of itself.
+PRIVILEGED_BASELINES = (
+    ("baselines/keys_chests.py", "aligned_oracle"),
+    ("baselines/keys_chests.py", "key_hoarder"),
+)
+
+
+def _privileged_baselines() -> set[tuple[Path, str]]:
+    return {((REPO_ROOT / file).resolve(), factory) for file, factory in PRIVILEGED_BASELINES}
+
+
+def _module_files(target: str, reference: str) -> tuple[Path, Path]:
+    """The file defining ``target`` and the root the checksum covers, found without importing.
+
+    A ``file.py``'s root is its directory; a module's is its top-level package.
+    """
+    if target.endswith(".py"):
+        path = _locate(Path(target))
+        if not path.is_file():
+            raise AgentLoadError(f"agent file {target} does not exist (from {reference!r})")
+        return path.resolve(), path.resolve().parent
+    parts = target.split(".")
+    if not all(part.isidentifier() for part in parts):
+        raise AgentLoadError(f"{reference!r}: {target!r} is not a file.py or a module name")
+    search: list[str] | None = None
+    root: Path | None = None
+    spec = None
+    for i in range(len(parts)):
+        name = ".".join(parts[: i + 1])
+        # PathFinder looks a name up on the path without executing any package's code.
+        spec = importlib.machinery.PathFinder.find_spec(name, search)
+        if spec is None or (i < len(parts) - 1 and not spec.submodule_search_locations):
+            raise AgentLoadError(f"cannot import {target!r} (from {reference!r}): "
+                                 f"no module named {name!r}")  # fmt: skip
+        search = list(spec.submodule_search_locations or [])
+        if root is None:
+            root = Path(search[0]) if search else Path(str(spec.origin))
+    if spec is None or not spec.origin or not Path(spec.origin).is_file() or root is None:
+        raise AgentLoadError(f"cannot import {target!r} (from {reference!r}): no source file")
+    return Path(spec.origin).resolve(), root.resolve()
+
+
+#: Above these a directory is not an agent's own: the checksum would cover far too much.
+MAX_TREE_FILES = 5000
+MAX_TREE_BYTES = 2 << 30
+
+#: Not what an agent loads: caches, version control, virtual environments, databases.
+_SKIPPED_SUFFIXES = (".pyc", ".pyo", ".db", ".db-journal", ".db-wal", ".db-shm", ".sqlite")
+
+
+def tree_digest(root: Path) -> bytes:
+    """A digest of every file under ``root`` (or of ``root`` itself, a file): names and bytes.
+
+    Hidden entries (``.git``, ``.venv``, tool caches), ``__pycache__`` and
+    database files are left out: caches change without the agent changing.
+    """
+    if root.is_file():
+        return hashlib.sha256(root.read_bytes()).digest()
+    digest = hashlib.sha256()
+    files = total = 0
+    for directory, subdirectories, names in os.walk(root):
+        subdirectories[:] = sorted(
+            d for d in subdirectories if not d.startswith(".") and d != "__pycache__"
+        )
+        for name in sorted(names):
+            if name.startswith(".") or name.endswith(_SKIPPED_SUFFIXES):
+                continue
+            path = Path(directory, name)
+            if not path.is_file():
+                continue
+            files += 1
+            total += path.stat().st_size
+            if files > MAX_TREE_FILES or total > MAX_TREE_BYTES:
+                raise AgentLoadError(
+                    f"{root} holds more than {MAX_TREE_FILES} files or {MAX_TREE_BYTES >> 30} GB: "
+                    "a submission's checksum covers its whole directory, so keep an agent "
+                    "in a directory of its own"
+                )
+            relative = str(path.relative_to(root)).encode()
+            digest.update(len(relative).to_bytes(8, "little") + relative)
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.digest()
+
+
+#: Where a torch policy's metadata lives inside its file (a zip archive).
+_POLICY_METADATA = "extra/mesabench.json"
+
+
+def policy_metadata(path: Path) -> dict:
+    """A torch policy file's metadata, read without torch; AgentLoadError if it has none."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next(n for n in archive.namelist() if n.endswith(_POLICY_METADATA))
+            meta = json.loads(archive.read(name))
+    except (OSError, zipfile.BadZipFile, StopIteration, ValueError) as error:
+        raise AgentLoadError(f"{path} is not a MesaBench torch policy file ({error!r})") from None
+    if not isinstance(meta, dict):
+        raise AgentLoadError(f"{path} is not a MesaBench torch policy file (bad metadata)")
+    return meta
+
+
+def layout_problem(meta: dict, observation_space: gym.Space) -> str | None:
+    """Why a policy with metadata ``meta`` cannot read ``observation_space``, or None."""
+    expected = int(gym.spaces.flatdim(observation_space))
+    if meta.get("obs_dim") != expected:
+        return (
+            f"takes observations of flat size {meta.get('obs_dim')}, but this "
+            f"environment's observations flatten to {expected} ({observation_space})"
+        )
+    layout = meta.get("observation_space")
+    if layout is not None and layout != repr(observation_space):
+        return (
+            f"was trained on observations laid out as {layout}, but this environment's are "
+            f"{observation_space!r} (another order or other parts): it would read them wrongly"
+        )
+    return None
+
+
+def policy_files(source: AgentSource) -> list[Path]:
+    """The policy files of a torch source (one per instance)."""
+    path = _locate(Path(source.reference))
+    return _policy_files(path) if path.is_dir() else [path]
+
+
+def _policy_family(path: Path) -> str:
+    family = policy_metadata(path).get("family")
+    if not isinstance(family, str) or not family:
+        raise AgentLoadError(
+            f"{path} does not say which family it was trained on (no 'family' in its metadata)"
+        )
+    return family
 
 
 #: The repository root: relative agent paths that do not exist from the working
@@ -201,10 +386,10 @@ def _builder(source: AgentSource) -> Callable[[AgentContext], BatchedAgent | Seq
         # Imported here: torch takes most of the command line's start-up time.
         from benchmark.torch_policy import policy_agent
 
-        path = _locate(Path(source.reference))
-        files = _policy_files(path) if path.is_dir() else [path]
+        files = policy_files(source)
         return lambda context: [
-            policy_agent(f, context.observation_space, seed=context.seed) for f in files
+            policy_agent(f, context.observation_space, family=context.family, seed=context.seed)
+            for f in files
         ]
     target, attribute = source.reference.rsplit(":", 1)
     return _factory(_import(target, source.reference), attribute, source.reference)

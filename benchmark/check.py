@@ -12,6 +12,7 @@ tolerance *and* the 95% interval of the difference lies below zero.
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,7 @@ from benchmark.agents import AgentLoadError, resolve
 from benchmark.protocol import UnsupportedFamily
 from benchmark.results import NotStoredError, Scorer, stored_agent
 from benchmark.runner import DEFAULT_BATCH_SIZE, AgentFailure
+from benchmark.sandbox import Limits
 from benchmark.scoring import normalised_matrices
 from benchmark.stats import Estimate, iqm, paired_difference
 from benchmark.submission import Job, evaluate_jobs
@@ -63,6 +65,11 @@ class CheckReport:
     def passed(self) -> bool:
         return not self.regressions and not self.failures
 
+    @property
+    def complete(self) -> bool:
+        """Whether every stored split was re-evaluated and compared (something was checked)."""
+        return not self.failures and bool(self.comparisons)
+
 
 def check(
     engine: Engine,
@@ -73,6 +80,7 @@ def check(
     workers: int = 2,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
+    limits: Limits | None = None,
 ) -> CheckReport:
     """Re-evaluate the stored agent ``name`` (newest version by default) and compare."""
     if tolerance < 0:
@@ -115,11 +123,16 @@ def check(
         stored_runs[target.label] = run
 
     for job, get in evaluate_jobs(
-        jobs, workers=workers, batch_size=batch_size, progress=progress, description="Checking"
+        jobs,
+        workers=workers,
+        batch_size=batch_size,
+        progress=progress,
+        description="Checking",
+        limits=limits,
     ):
         try:
             episodes = get()[0]
-        except (AgentFailure, UnsupportedFamily) as error:
+        except (AgentFailure, UnsupportedFamily, BrokenProcessPool) as error:
             report.failures.append(f"{job.target.label}: {error}")
             continue
         family = envs.get_family(job.target.family)

@@ -1,26 +1,31 @@
 """The ``mesabench`` command line (also ``python -m benchmark``).
 
 Exit codes: 0 success; 1 a check found a regression or a run failed; 2 bad usage
-(unknown names, unloadable agents, bad options).
+(unknown names, unloadable agents, bad options, an unwritable database), always
+found before any evaluation starts; 3 ``check`` could not evaluate.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 import envs
 from benchmark import storage
 from benchmark.agents import AgentLoadError, resolve
-from benchmark.runner import DEFAULT_BATCH_SIZE, select_targets
+from benchmark.runner import DEFAULT_BATCH_SIZE, preflight, select_targets
+from benchmark.sandbox import Limits, isolation_note
 from benchmark.storage import SubmissionConflictError
 from envs.family import UnknownNameError
 
@@ -33,8 +38,8 @@ app = typer.Typer(
 )
 # Off a terminal (CI logs, pipes) rich would wrap tables at 80 columns; give them room.
 _WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
-console = Console(width=_WIDTH)
-errors = Console(stderr=True, width=_WIDTH)
+console = Console(width=_WIDTH, emoji=False)
+errors = Console(stderr=True, width=_WIDTH, emoji=False)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -58,10 +63,77 @@ ProgressOption = Annotated[
     bool | None,
     typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal)."),
 ]
+_DEFAULT_LIMITS = Limits()
+ActTimeoutOption = Annotated[
+    float,
+    typer.Option("--act-timeout", min=0.01, help="Seconds an agent may take per act() call."),
+]
+StartupTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--startup-timeout", min=0.01, help="Seconds an agent may take to import and build."
+    ),
+]
+CpuLimitOption = Annotated[
+    int, typer.Option("--cpu-limit", min=1, help="CPU seconds an agent may use per run (split).")
+]
+MemoryLimitOption = Annotated[
+    int, typer.Option("--memory-limit", min=64, help="Address space of an agent process, MB.")
+]
+ProcessesOption = Annotated[
+    int,
+    typer.Option("--max-processes", min=1, help="Processes an agent may run, itself included."),
+]
+
+
+def limits_of(
+    act_timeout: float, startup_timeout: float, cpu_limit: int, memory_limit: int,
+    max_processes: int,
+) -> Limits:  # fmt: skip
+    return Limits(
+        act_seconds=act_timeout,
+        startup_seconds=startup_timeout,
+        cpu_seconds=cpu_limit,
+        memory_mb=memory_limit,
+        processes=max_processes,
+    )
+
+
+#: What a name or version on the leaderboard may be: no markup, spaces or control characters.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
+
+
+def valid_name(kind: str, value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise usage_error(
+            f"invalid {kind} {value!r}: use 1 to 64 letters, digits and . _ + - "
+            "(starting with a letter or digit)"
+        )
+    return value
+
+
+def writable(engine):
+    """The engine, once a write to its database is known to work (else exit 2 now)."""
+    try:
+        with engine.connect() as connection:
+            # A write that changes nothing, rolled back: refused on a read-only database.
+            connection.exec_driver_sql("DELETE FROM submissions WHERE 1 = 0")
+            connection.rollback()
+    except Exception as error:  # read-only file or directory, permissions, server refusal
+        cause = getattr(error, "orig", None) or error  # the driver's sentence, not the SQL
+        raise usage_error(f"cannot write to the database {engine.url}: {cause}") from None
+    return engine
+
+
+def note_isolation(untrusted: bool) -> None:
+    """Say (once: each command calls this once) when submitted agents run without bwrap."""
+    note = isolation_note() if untrusted else None
+    if note is not None:
+        errors.print(f"[yellow]note:[/] {escape(note)}")
 
 
 def usage_error(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}")
+    errors.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(2)
 
 
@@ -156,12 +228,21 @@ def _targets(family: list[str] | None, split: list[str] | None):
         raise usage_error(str(error)) from None
 
 
-def agent_jobs(engine, reference: str, name: str, version: str | None, targets, kind: str):
-    """The jobs that evaluate one agent on ``targets``, under its chosen version."""
+def agent_jobs(
+    engine, reference: str, name: str, version: str | None, targets, kind: str, limits: Limits
+):
+    """The jobs that evaluate one agent on the ``targets`` it plays, under its chosen version.
+
+    Everything wrong with the agent's reference is found here, before evaluation (exit 2).
+    """
     from benchmark.submission import Job, choose_version
 
+    valid_name("name", name)
+    if version is not None:
+        valid_name("version", version)
     try:
         source = resolve(reference)
+        targets = preflight(source, targets, limits)
     except AgentLoadError as error:
         raise usage_error(str(error)) from None
     version = choose_version(engine, name, source.checksum, version)
@@ -186,21 +267,23 @@ def evaluate_agents(
     batch_size: int = DEFAULT_BATCH_SIZE,
     fail_fast: bool = False,
     progress: bool = True,
+    limits: Limits = _DEFAULT_LIMITS,
 ) -> bool:
     """Evaluate agents' jobs (and missing references) into the database, all in one pool,
     and say what became of each agent. True if no run failed."""
     from benchmark.submission import FAILED, REUSED, SKIPPED, STORED, reference_jobs, run_jobs
 
+    note_isolation(untrusted=not all(job.source.trusted for job in jobs))
     targets = list({job.target.fingerprint: job.target for job in jobs}.values())
     references = reference_jobs(targets)
     # References are needed only to score, not to evaluate: one pool runs everything.
     everything = run_jobs(
         engine, [*references, *jobs], workers=workers, batch_size=batch_size,
-        fail_fast=fail_fast, progress=progress,
+        fail_fast=fail_fast, progress=progress, limits=limits,
     )  # fmt: skip
     ref_failures = [o for o in everything if o.kind == "reference" and o.status == FAILED]
     for failure in ref_failures:
-        errors.print(f"[red]reference failed:[/] {failure.message}")
+        errors.print(f"[red]reference failed:[/] {escape(failure.message)}")
     outcomes = [o for o in everything if o.kind != "reference"]
     labels = {job.name: f"{job.name}@{job.version}" for job in jobs}
     for name, label in labels.items():
@@ -218,9 +301,13 @@ def evaluate_agents(
             console.print(f"{label}: stored {len(stored)} new runs")
         for outcome in mine:
             if outcome.status == FAILED:
-                errors.print(f"[bold red]failed:[/] {outcome.message} (nothing of it stored)")
+                errors.print(
+                    f"[bold red]failed:[/] {escape(outcome.message)} (nothing of it stored)"
+                )
             elif outcome.status == SKIPPED:
-                console.print(f"[dim]{name}: {outcome.target.label} skipped: {outcome.message}[/]")
+                console.print(
+                    f"[dim]{name}: {outcome.target.label} skipped: {escape(outcome.message)}[/]"
+                )
     return not ref_failures and not any(o.status == FAILED for o in outcomes)
 
 
@@ -240,13 +327,23 @@ def submit(
     ] = False,
     db: DbOption = None,
     progress: ProgressOption = None,
+    act_timeout: ActTimeoutOption = _DEFAULT_LIMITS.act_seconds,
+    startup_timeout: StartupTimeoutOption = _DEFAULT_LIMITS.startup_seconds,
+    cpu_limit: CpuLimitOption = _DEFAULT_LIMITS.cpu_seconds,
+    memory_limit: MemoryLimitOption = _DEFAULT_LIMITS.memory_mb,
+    max_processes: ProcessesOption = _DEFAULT_LIMITS.processes,
 ) -> None:
-    """Evaluate an agent on every split (or those chosen), store it, show where it ranks."""
-    engine = engine_for(db)
-    jobs = agent_jobs(engine, agent, name, version, _targets(family, split), "agent")
+    """Evaluate an agent on every split (or those chosen), store it, show where it ranks.
+
+    The agent runs in a process of its own under the limits below (sandboxed by
+    bubblewrap where it is installed); a run that breaks one fails and stores nothing.
+    """
+    limits = limits_of(act_timeout, startup_timeout, cpu_limit, memory_limit, max_processes)
+    engine = writable(engine_for(db))
+    jobs = agent_jobs(engine, agent, name, version, _targets(family, split), "agent", limits)
     ok = evaluate_agents(
         engine, jobs, workers=workers, batch_size=batch_size, fail_fast=fail_fast,
-        progress=show_progress(progress),
+        progress=show_progress(progress), limits=limits,
     )  # fmt: skip
     # Only the boards of the families just evaluated: the others did not change.
     evaluated = list(dict.fromkeys(job.target.family for job in jobs))
@@ -344,16 +441,24 @@ def check(
     batch_size: BatchOption = DEFAULT_BATCH_SIZE,
     db: DbOption = None,
     progress: ProgressOption = None,
+    act_timeout: ActTimeoutOption = _DEFAULT_LIMITS.act_seconds,
+    startup_timeout: StartupTimeoutOption = _DEFAULT_LIMITS.startup_seconds,
+    cpu_limit: CpuLimitOption = _DEFAULT_LIMITS.cpu_seconds,
+    memory_limit: MemoryLimitOption = _DEFAULT_LIMITS.memory_mb,
+    max_processes: ProcessesOption = _DEFAULT_LIMITS.processes,
 ) -> None:
-    """Re-evaluate a stored agent with the current code; exit 1 on a significant fall."""
+    """Re-evaluate a stored agent with the current code; exit 1 on a significant fall,
+    3 when it could not evaluate (a run failed, or nothing was left to compare)."""
     from benchmark.check import check as run_check
     from benchmark.results import NotStoredError
 
+    limits = limits_of(act_timeout, startup_timeout, cpu_limit, memory_limit, max_processes)
     engine = engine_for(db)
     try:
+        note_isolation(untrusted=True)
         report = run_check(
             engine, name, version, tolerance=tolerance, workers=workers, batch_size=batch_size,
-            progress=show_progress(progress),
+            progress=show_progress(progress), limits=limits,
         )  # fmt: skip
     except (UnknownNameError, NotStoredError) as error:
         raise usage_error(str(error)) from None
@@ -372,16 +477,21 @@ def check(
         )
     console.print(table)
     for note in report.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {escape(note)}")
     for failure in report.failures:
-        errors.print(f"[bold red]failed:[/] {failure}")
+        errors.print(f"[bold red]failed:[/] {escape(failure)}")
     for c in report.regressions:
         errors.print(
             f"[bold red]regression:[/] {c.family}/{c.split} {c.objective} fell by "
             f"{-c.difference.point:.3f} (from {c.stored:.3f} to {c.current:.3f})"
         )
-    if not report.passed:
+    if report.regressions:
         raise typer.Exit(1)
+    if not report.complete:
+        errors.print(
+            f"[bold red]could not evaluate:[/] {escape(report.agent)} was not fully checked"
+        )
+        raise typer.Exit(3)
     console.print(f"[green]{report.agent}: no score fell by more than {tolerance}[/]")
 
 
@@ -410,9 +520,19 @@ def demo(
     workers: WorkersOption = 2,
     db: DbOption = None,
     progress: ProgressOption = None,
+    act_timeout: ActTimeoutOption = _DEFAULT_LIMITS.act_seconds,
+    startup_timeout: StartupTimeoutOption = _DEFAULT_LIMITS.startup_seconds,
+    cpu_limit: CpuLimitOption = _DEFAULT_LIMITS.cpu_seconds,
+    memory_limit: MemoryLimitOption = _DEFAULT_LIMITS.memory_mb,
+    max_processes: ProcessesOption = _DEFAULT_LIMITS.processes,
 ) -> None:
-    """Evaluate the baselines into the database (re-using stored runs) and show the board."""
-    engine = engine_for(db)
+    """Evaluate the baselines into the database (re-using stored runs) and show the board.
+
+    The trained (torch) baselines and the observation-only scripted ones run as
+    submitted agents do, in agent processes under the limits below.
+    """
+    limits = limits_of(act_timeout, startup_timeout, cpu_limit, memory_limit, max_processes)
+    engine = writable(engine_for(db))
     chosen = [t.family for t in _targets(family, None)]
     jobs = []
     for name, reference, only in DEMO_BASELINES:
@@ -424,8 +544,11 @@ def demo(
         except AgentLoadError as error:  # e.g. weights not trained yet in this checkout
             console.print(f"[dim]{name}: not available ({error}), skipped[/]")
             continue
-        jobs += agent_jobs(engine, reference, name, None, select_targets(families), "baseline")
-    ok = evaluate_agents(engine, jobs, workers=workers, progress=show_progress(progress))
+        targets = select_targets(families)
+        jobs += agent_jobs(engine, reference, name, None, targets, "baseline", limits)
+    ok = evaluate_agents(
+        engine, jobs, workers=workers, progress=show_progress(progress), limits=limits
+    )
     _print_leaderboard(engine, None, None)
     if not ok:
         raise typer.Exit(1)
@@ -540,7 +663,13 @@ def train(
 from benchmark import cli_views  # noqa: E402, F401
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    # SIGTERM unwinds like Ctrl-C, so agent processes and workers are killed on the way out.
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
     except SubmissionConflictError as error:

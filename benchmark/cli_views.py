@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 import envs
@@ -276,6 +277,7 @@ def replay(
     from benchmark.agents import AgentLoadError, resolve
     from benchmark.protocol import UnsupportedFamily
     from benchmark.replay import record, write_gif
+    from benchmark.sandbox import AgentProblem
     from benchmark.sweep import target_for
 
     engine = engine_for(db)
@@ -300,6 +302,9 @@ def replay(
         recording = record(source, chosen, target, level, max_steps=max_steps)
     except UnsupportedFamily as error:
         raise usage_error(f"{stored.label} does not play {chosen.name}: {error}") from None
+    except AgentProblem as problem:
+        errors.print(f"[bold red]failed:[/] {escape(f'{stored.label}: {problem}')}")
+        raise typer.Exit(1) from None
     recording.agent = stored.label
     write_gif(recording, path, fps=fps)
     final = ", ".join(f"{k} {v:g}" for k, v in recording.totals[-1].items())

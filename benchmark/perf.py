@@ -7,6 +7,7 @@ inline (``--workers 1``) into a temporary database.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import subprocess
@@ -22,7 +23,7 @@ import numpy as np
 from rich.table import Table
 
 import envs
-from benchmark.runner import Target, split_target
+from benchmark.runner import split_target
 
 FAMILY = "keys_chests"
 MINIGRID_ID = "MiniGrid-DoorKey-8x8-v0"
@@ -31,6 +32,9 @@ MINIGRID_ID = "MiniGrid-DoorKey-8x8-v0"
 TARGETS = {
     "keys_chests_steps_per_s_batch_4096": 2_000_000,
     "eval_env_steps_per_s_torch_mlp": 200_000,
+    "eval_env_steps_per_s_torch_mlp_isolated": 200_000,
+    # Isolation may cost at most 30% of evaluation throughput.
+    "isolation_throughput_ratio": 0.7,
     "store_100k_rows_s": 2.0,
     "demo_peak_memory_mb": 2048,
 }
@@ -85,21 +89,28 @@ def minigrid_steps_per_second(seconds: float = 3.0) -> float | None:
         env.close()
 
 
-def evaluation_throughput(num_envs: int = 4096) -> dict[str, float]:
-    """Env-steps/s and episodes/s of evaluation with a small torch MLP agent in the loop."""
+def evaluation_throughput(num_envs: int = 4096, repeats: int = 3) -> dict[str, float]:
+    """Env-steps/s and episodes/s of evaluation with a small torch MLP agent in the loop:
+    in this process, and isolated (the same MLP saved as a policy file, acting from an
+    agent process, as every submitted agent does).
+
+    Each figure times playing one episode on each of ``num_envs`` seeds (the best of
+    ``repeats``, interleaved, so both see the same machine); the agent process's start-up
+    (importing torch, loading the policy), paid once per run, is reported on its own.
+    """
     import torch
 
-    from benchmark.agents import AgentSource
-    from benchmark.runner import evaluate
-    from benchmark.torch_policy import TorchPolicyAgent, flat_dim
+    from benchmark.agents import resolve
+    from benchmark.protocol import AgentContext
+    from benchmark.runner import AgentFailure, _play
+    from benchmark.sandbox import AgentProcess, Limits, build_remote
+    from benchmark.torch_policy import TorchPolicyAgent, flat_dim, save_policy
 
     family = envs.get_family(FAMILY)
-    base = split_target(family, "train")
-    seeds = tuple(range(envs.family.EVAL_SEED_BASE, envs.family.EVAL_SEED_BASE + num_envs))
-    target = Target(base.family, base.split, base.env_id, seeds)
-    probe = target.make_env(1)
-    space = probe.single_observation_space
-    probe.close()
+    target = split_target(family, "train")
+    seeds = list(range(envs.family.EVAL_SEED_BASE, envs.family.EVAL_SEED_BASE + num_envs))
+    env = target.make_env(num_envs)
+    space, action_space = env.single_observation_space, env.single_action_space
     torch.manual_seed(0)
     mlp = torch.nn.Sequential(
         torch.nn.Linear(flat_dim(space), 64),
@@ -108,19 +119,38 @@ def evaluation_throughput(num_envs: int = 4096) -> dict[str, float]:
         torch.nn.Tanh(),
         torch.nn.Linear(64, 4),
     )
+    context = AgentContext(FAMILY, "train", target.env_id, space, action_space, num_envs)
 
-    class Source(AgentSource):
-        def build(self, context):  # type: ignore[override]
-            return [TorchPolicyAgent(mlp, context.observation_space, deterministic=False)]
+    def fail(problem: str) -> AgentFailure:
+        return AgentFailure("perf:mlp", target.label, problem)
 
-    source = Source("perf:mlp", "", "python")
-    started = time.perf_counter()
-    episodes, _ = evaluate(source, target, batch_size=num_envs)
-    elapsed = time.perf_counter() - started
-    slot_steps = int(episodes.length.max()) * num_envs
+    def play(agent: Any) -> tuple[float, int]:
+        started = time.perf_counter()
+        played = _play(agent, env, seeds, family.objective_names, fail)
+        return time.perf_counter() - started, int(played["length"].max()) * num_envs
+
+    in_process = TorchPolicyAgent(mlp, space, deterministic=False)
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        path = save_policy(mlp, Path(tmp) / "mlp.pt", observation_space=space,
+                           action_space=action_space, family=FAMILY,
+                           metadata={"deterministic": False})  # fmt: skip
+        process = stack.enter_context(AgentProcess(resolve(str(path)), Limits()))
+        started = time.perf_counter()
+        isolated = build_remote(process, context)[0]
+        startup = time.perf_counter() - started
+        plain, boxed = [], []
+        for _ in range(repeats):
+            plain.append(play(in_process))
+            boxed.append(play(isolated))
+    env.close()
+    (seconds, steps), (isolated_seconds, isolated_steps) = min(plain), min(boxed)
+    rate, isolated_rate = steps / seconds, isolated_steps / isolated_seconds
     return {
-        "eval_env_steps_per_s_torch_mlp": slot_steps / elapsed,
-        "eval_episodes_per_s_torch_mlp": len(episodes) / elapsed,
+        "eval_env_steps_per_s_torch_mlp": rate,
+        "eval_episodes_per_s_torch_mlp": num_envs / seconds,
+        "eval_env_steps_per_s_torch_mlp_isolated": isolated_rate,
+        "isolation_throughput_ratio": isolated_rate / rate,
+        "isolated_agent_startup_s": startup,
     }
 
 

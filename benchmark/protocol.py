@@ -32,9 +32,10 @@ class AgentContext:
         action_space: the space of *one* action (not batched).
         num_envs: levels stepped together (the batch size in a Gymnasium family).
         seed: a seed for any randomness of the agent itself.
-        env: the batched environment. Only *privileged* agents (reference
-            planners and scripted baselines that declare ``privileged = True``)
-            may read it; the leaderboard marks such agents.
+        env: the batched environment, given only to the project's own reference
+            policies and privileged scripted baselines (``benchmark.agents``
+            decides which, by where their code is); ``None`` for every submitted
+            agent, which runs in an agent process of its own.
     """
 
     family: str
@@ -57,7 +58,8 @@ class BatchedAgent(Protocol):
     policy controls across the batch's levels, so its size changes from step to
     step (agents finish, die or are born).
     Agents may also define ``reset(self) -> None`` (called before each batch of
-    episodes) and a class attribute ``privileged: bool``.
+    episodes). The project's own agents that read ``AgentContext.env`` declare
+    ``privileged = True``; for any other agent the attribute means nothing.
     """
 
     def act(self, observations: Any) -> np.ndarray: ...
@@ -80,7 +82,7 @@ def reset_agent(agent: BatchedAgent) -> None:
 
 
 def is_privileged(agent: BatchedAgent) -> bool:
-    """Whether the agent reads the environment's hidden state (see AgentContext.env)."""
+    """Whether a trusted agent says it reads hidden state (only trusted sources are asked)."""
     return bool(getattr(agent, "privileged", False))
 
 

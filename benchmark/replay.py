@@ -6,12 +6,17 @@ one), reset with the level seed, and the agent acts on batches of one. A
 PettingZoo family's ``ParallelEnv`` is made from the family's entry point; the
 agent acts for every live agent at once (observations stacked in the order of
 ``env.agents``) and a privileged agent sees the level through
-:class:`~benchmark.protocol.ParallelBatch`. Pillow writes the GIF (it comes with
+:class:`~benchmark.protocol.ParallelBatch`. As in evaluation, only a trusted
+source is built beside the environment; any other agent acts from an agent
+process (:mod:`benchmark.sandbox`). Pillow writes the GIF (it comes with
 matplotlib): no further dependency.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,7 @@ from PIL import Image, ImageDraw, ImageFont
 from benchmark.agents import AgentSource
 from benchmark.protocol import AgentContext, ParallelBatch, reset_agent
 from benchmark.runner import Target, stack_observations
+from benchmark.sandbox import AgentProcess, Limits, build_remote
 from envs.family import Family
 
 #: Frames per second of a replay.
@@ -69,6 +75,7 @@ def record_gymnasium(
     agent_seed: int = 0,
     instance: int = 0,
     max_steps: int | None = None,
+    build: Callable[[AgentContext], list] | None = None,
 ) -> Recording:
     """Play one episode of ``target`` on level ``seed`` and record every frame
     (the first ``max_steps`` steps only, if given)."""
@@ -79,7 +86,7 @@ def record_gymnasium(
             observation_space=env.single_observation_space, action_space=env.single_action_space,
             num_envs=1, seed=agent_seed, env=env,
         )  # fmt: skip
-        agents = source.build(context)
+        agents = (build or source.build)(context)
         agent = agents[min(instance, len(agents) - 1)]
         observations, info = env.reset(seed=[int(seed)])
         reset_agent(agent)
@@ -111,6 +118,7 @@ def record_pettingzoo(
     agent_seed: int = 0,
     instance: int = 0,
     max_steps: int | None = None,
+    build: Callable[[AgentContext], list] | None = None,
 ) -> Recording:
     """Play one episode of a PettingZoo family's target; the agent acts for every live agent.
 
@@ -128,7 +136,7 @@ def record_pettingzoo(
             observation_space=space, action_space=env.action_space(first),
             num_envs=1, seed=agent_seed, env=batch,
         )  # fmt: skip
-        agents = source.build(context)
+        agents = (build or source.build)(context)
         agent = agents[min(instance, len(agents) - 1)]
         reset_agent(agent)
         recording = Recording(
@@ -180,7 +188,17 @@ def record(
     """Record one episode of the agent on ``target`` (any family kind), at most
     ``max_steps`` steps of it if given."""
     play = record_pettingzoo if family.kind == "pettingzoo" else record_gymnasium
-    return play(source, family, target, seed, agent_seed=agent_seed, max_steps=max_steps)
+    with contextlib.ExitStack() as stack:
+
+        def build(context: AgentContext) -> list:
+            if source.trusted:
+                return source.build(context)
+            process = stack.enter_context(AgentProcess(source, Limits()))
+            return build_remote(process, dataclasses.replace(context, env=None))
+
+        return play(
+            source, family, target, seed, agent_seed=agent_seed, max_steps=max_steps, build=build
+        )
 
 
 # --------------------------------------------------------------------------- drawing

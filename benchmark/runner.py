@@ -6,6 +6,11 @@ agent once on each of the target's seeds, all seeds of a batch stepping in one
 call of the batched environment, and returns the raw :class:`Episodes`.
 Anything wrong with what the agent does raises :class:`AgentFailure`, naming the
 agent, the target and the problem.
+
+A submitted agent plays from an agent process of its own (:mod:`benchmark.sandbox`):
+this process keeps the environment and sends it observations. Only the
+project's trusted sources (reference policies, privileged scripted baselines)
+are built here, beside the environment, and only they can be privileged.
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ from benchmark.protocol import (
     BatchedAgent,
     ParallelBatch,
     UnsupportedFamily,
+    is_privileged,
     reset_agent,
 )
+from benchmark.sandbox import AgentProblem, AgentProcess, Limits, build_remote
 from benchmark.storage import seeds_digest
 from envs.family import Family
 
@@ -161,6 +168,71 @@ def select_targets(
     ]
 
 
+def _spaces(env: Any) -> tuple[gym.Space, gym.Space]:
+    """(observation space, action space) of one agent of a batched env or ParallelBatch."""
+    if isinstance(env, ParallelBatch):
+        first = env.envs[0]
+        agent = first.possible_agents[0]
+        return first.observation_space(agent), first.action_space(agent)
+    return env.single_observation_space, env.single_action_space
+
+
+def _probe_context(target: Target) -> AgentContext:
+    """The context of a one-level batch of ``target``, without its environment."""
+    parallel = target.kind == "pettingzoo"
+    env: Any = ParallelBatch(target.make_parallel_envs(1), []) if parallel else target.make_env(1)
+    try:
+        observation_space, action_space = _spaces(env)
+    finally:
+        for level in env.envs if parallel else [env]:
+            level.close()
+    return AgentContext(target.family, target.split, target.env_id, observation_space,
+                        action_space, 1)  # fmt: skip
+
+
+def preflight(source: AgentSource, targets: Sequence[Target], limits: Limits) -> list[Target]:
+    """Check, before any evaluation, that ``source`` can play; returns the targets it plays.
+
+    A torch policy plays only its family, and its observation layout must match.
+    An untrusted Python factory is imported and called in an agent process for
+    the first split of each family (it must build at least one agent somewhere).
+    Raises :class:`~benchmark.agents.AgentLoadError` saying what is wrong.
+    """
+    from benchmark.agents import AgentLoadError, layout_problem, policy_files, policy_metadata
+
+    if source.family is not None:
+        chosen = [t for t in targets if t.family == source.family]
+        if not chosen:
+            raise AgentLoadError(
+                f"{source.reference} is a policy for {source.family}, and no chosen split "
+                "is of that family"
+            )
+        space = _probe_context(chosen[0]).observation_space
+        for path in policy_files(source):
+            problem = layout_problem(policy_metadata(path), space)
+            if problem is not None:
+                raise AgentLoadError(f"policy {path} {problem}")
+        return chosen
+    if source.trusted or source.kind != "python":
+        return list(targets)
+    refused: list[str] = []
+    with AgentProcess(source, limits) as process:
+        for family in dict.fromkeys(t.family for t in targets):
+            first = next(t for t in targets if t.family == family)
+            try:
+                process.build(_probe_context(first))
+            except UnsupportedFamily:
+                refused.append(family)
+                continue
+            except AgentProblem as problem:
+                raise AgentLoadError(f"{source.reference}: {problem.problem}") from None
+            return list(targets)
+    raise AgentLoadError(
+        f"{source.reference} plays none of the chosen families ({', '.join(refused)}): "
+        "its factory raised UnsupportedFamily for each"
+    )
+
+
 def _check_actions(actions: Any, space: gym.Space, num_envs: int) -> np.ndarray | str:
     """The actions as an array, or a sentence saying what is wrong with them."""
     try:
@@ -200,6 +272,8 @@ def _play(
     observations, _ = env.reset(seed=[int(s) for s in seeds])
     try:
         reset_agent(agent)
+    except AgentProblem as problem:
+        raise fail(problem.problem) from None
     except Exception as error:
         raise fail(f"reset() raised {error!r}") from error
     finished = np.zeros(n, dtype=bool)
@@ -210,6 +284,8 @@ def _play(
     while not finished.all():
         try:
             raw = agent.act(observations)
+        except AgentProblem as problem:
+            raise fail(problem.problem) from None
         except Exception as error:
             raise fail(f"act() raised {error!r}") from error
         actions = _check_actions(raw, env.single_action_space, n)
@@ -251,6 +327,8 @@ def _play_parallel(
     observations = [env.reset(seed=int(seed))[0] for env, seed in zip(levels, seeds, strict=True)]
     try:
         reset_agent(agent)
+    except AgentProblem as problem:
+        raise fail(problem.problem) from None
     except Exception as error:
         raise fail(f"reset() raised {error!r}") from error
     first = levels[0]
@@ -266,6 +344,8 @@ def _play_parallel(
         batch.rows[:] = rows
         try:
             raw = agent.act(stack_observations(space, [observations[i][a] for i, a in rows]))
+        except AgentProblem as problem:
+            raise fail(problem.problem) from None
         except Exception as error:
             raise fail(f"act() raised {error!r}") from error
         actions = _check_actions(raw, action_space, len(rows))
@@ -293,13 +373,38 @@ def evaluate(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     agent_seed: int = 0,
+    limits: Limits | None = None,
 ) -> tuple[Episodes, bool]:
     """Evaluate every instance of the agent on every seed of the target.
 
-    Returns the episodes and whether the agent is privileged (reads hidden state).
-    Raises :class:`AgentFailure` for anything wrong with the agent's behaviour and
+    An untrusted source plays from one agent process (under ``limits``) for the
+    whole run. Returns the episodes and whether the agent is privileged: a
+    trusted source whose agents read hidden state. Raises :class:`AgentFailure`
+    for anything wrong with the agent's behaviour and
     :class:`~benchmark.protocol.UnsupportedFamily` if the agent does not play it.
     """
+    if source.family is not None and source.family != target.family:
+        raise UnsupportedFamily(f"{source.reference} is a policy for {source.family}")
+    if source.trusted:
+        return _evaluate(source, target, batch_size, agent_seed, source.build)
+    with AgentProcess(source, limits or Limits()) as process:
+        episodes, _ = _evaluate(
+            source, target, batch_size, agent_seed, lambda context: build_remote(process, context)
+        )
+        try:
+            process.check_processes("the run")
+        except AgentProblem as problem:
+            raise AgentFailure(source.reference, target.label, problem.problem) from None
+    return episodes, False
+
+
+def _evaluate(
+    source: AgentSource,
+    target: Target,
+    batch_size: int,
+    agent_seed: int,
+    build: Callable[[AgentContext], list[BatchedAgent]],
+) -> tuple[Episodes, bool]:
     family = envs.get_family(target.family)
     objectives = family.objective_names
     parts: list[Episodes] = []
@@ -310,16 +415,12 @@ def evaluate(
         batch_size = min(batch_size, PARALLEL_BATCH_SIZE)
     for start in range(0, len(seeds), batch_size):
         chunk = seeds[start : start + batch_size]
-        if parallel:
-            env: Any = ParallelBatch(target.make_parallel_envs(len(chunk)), [])
-            first = env.envs[0]
-            spaces_of = (
-                first.observation_space(first.possible_agents[0]),
-                first.action_space(first.possible_agents[0]),
-            )
-        else:
-            env = target.make_env(len(chunk))
-            spaces_of = (env.single_observation_space, env.single_action_space)
+        env: Any = (
+            ParallelBatch(target.make_parallel_envs(len(chunk)), [])
+            if parallel
+            else target.make_env(len(chunk))
+        )
+        spaces_of = _spaces(env)
         try:
             context = AgentContext(
                 family=target.family,
@@ -329,7 +430,7 @@ def evaluate(
                 action_space=spaces_of[1],
                 num_envs=len(chunk),
                 seed=agent_seed,
-                env=env,
+                env=env if source.trusted else None,
             )
 
             def fail(problem: str, instance: int | None = None) -> AgentFailure:
@@ -337,12 +438,14 @@ def evaluate(
                 return AgentFailure(source.reference + where, target.label, problem)
 
             try:
-                agents = source.build(context)
+                agents = build(context)
             except UnsupportedFamily:
                 raise
+            except AgentProblem as problem:
+                raise fail(problem.problem) from None
             except Exception as error:
                 raise fail(f"building the agent raised {error!r}") from error
-            privileged = privileged or any(getattr(a, "privileged", False) for a in agents)
+            privileged = privileged or any(is_privileged(a) for a in agents)
             play = _play_parallel if parallel else _play
             for instance, agent in enumerate(agents):
                 played = play(agent, env, chunk, objectives, lambda p, i=instance: fail(p, i))

@@ -5,6 +5,10 @@ target per task, one torch thread per process. Each finished run is stored in
 its own transaction by this (parent) process; a run that fails stores nothing.
 A run already stored for the same agent checksum, environment fingerprint and
 seeds is re-used instead of evaluated again.
+
+Workers die with this process (and their agent processes with them), and an
+interrupted evaluation (Ctrl-C, SIGTERM) kills its workers before it returns:
+no process outlives the command.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +34,7 @@ from benchmark.agents import AgentSource, reference_source, resolve
 from benchmark.episodes import Episodes
 from benchmark.protocol import UnsupportedFamily
 from benchmark.runner import DEFAULT_BATCH_SIZE, AgentFailure, Target, evaluate
+from benchmark.sandbox import Limits, die_with_parent
 
 STORED, REUSED, FAILED, SKIPPED = "stored", "reused", "failed", "skipped"
 
@@ -92,7 +98,9 @@ def choose_version(engine: Engine, name: str, checksum: str, version: str | None
     return str(max(numbers, default=0) + 1)
 
 
-def _work(reference: str, target: Target, batch_size: int) -> tuple[Episodes, bool, float, str]:
+def _work(
+    reference: str, target: Target, batch_size: int, limits: Limits
+) -> tuple[Episodes, bool, float, str]:
     """Runs in a worker process: evaluate and return the episodes (nothing is stored here)."""
     # One thread per process; set before torch is imported (only torch agents import it).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -100,8 +108,13 @@ def _work(reference: str, target: Target, batch_size: int) -> tuple[Episodes, bo
         sys.modules["torch"].set_num_threads(1)
     source = resolve(reference)
     started = time.perf_counter()
-    episodes, privileged = evaluate(source, target, batch_size=batch_size)
+    episodes, privileged = evaluate(source, target, batch_size=batch_size, limits=limits)
     return episodes, privileged, time.perf_counter() - started, source.checksum
+
+
+def _start_worker() -> None:
+    """A pool worker dies with the command that started it (even one killed by SIGKILL)."""
+    die_with_parent()
 
 
 def _store(
@@ -160,12 +173,15 @@ def evaluate_jobs(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
     description: str = "Evaluating",
+    limits: Limits | None = None,
 ) -> Iterator[tuple[Job, Callable[[], Result]]]:
     """Evaluate jobs (in a process pool when ``workers > 1``), yielding each as it ends.
 
     Each item is ``(job, get)``: ``get()`` returns the job's result or raises what
-    the evaluation raised. Closing the generator early cancels what has not started.
+    the evaluation raised. Closing the generator early cancels what has not started;
+    an exception (Ctrl-C) kills the workers.
     """
+    limits = limits or Limits()
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -180,7 +196,7 @@ def evaluate_jobs(
             for job in jobs:
                 bar.update(task, current=f"{job.name} on {job.target.label}")
                 try:
-                    result = _work(job.source.reference, job.target, batch_size)
+                    result = _work(job.source.reference, job.target, batch_size, limits)
                 except Exception as error:  # handed to the caller through get()
                     yield job, _raiser(error)
                 else:
@@ -188,23 +204,30 @@ def evaluate_jobs(
                 bar.advance(task)
             return
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures: dict[Future, Job] = {
-                pool.submit(_work, job.source.reference, job.target, batch_size): job
-                for job in jobs
-            }
-            remaining = set(futures)
-            try:
-                while remaining:
-                    done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        job = futures[future]
-                        bar.update(task, current=f"{job.name} on {job.target.label}")
-                        yield job, future.result
-                        bar.advance(task)
-            finally:
-                for future in remaining:
-                    future.cancel()
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_start_worker
+        )
+        futures: dict[Future, Job] = {
+            pool.submit(_work, job.source.reference, job.target, batch_size, limits): job
+            for job in jobs
+        }
+        remaining = set(futures)
+        try:
+            while remaining:
+                done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = futures[future]
+                    bar.update(task, current=f"{job.name} on {job.target.label}")
+                    yield job, future.result
+                    bar.advance(task)
+        except BaseException:
+            # Interrupted: a worker in the middle of a run must not finish it unseen.
+            # (ProcessPoolExecutor has no public way to stop busy workers before 3.14.)
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.kill()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _raiser(error: Exception) -> Callable[[], Result]:
@@ -223,6 +246,7 @@ def run_jobs(
     fail_fast: bool = False,
     progress: bool = True,
     on_outcome: Callable[[RunOutcome], None] | None = None,
+    limits: Limits | None = None,
 ) -> list[RunOutcome]:
     """Evaluate and store every job not already stored; returns one outcome per job.
 
@@ -253,7 +277,9 @@ def run_jobs(
         return outcomes
 
     version_of_code = code_version()
-    evaluations = evaluate_jobs(pending, workers=workers, batch_size=batch_size, progress=progress)
+    evaluations = evaluate_jobs(
+        pending, workers=workers, batch_size=batch_size, progress=progress, limits=limits
+    )
     for job, get in evaluations:
         try:
             result = get()
@@ -261,8 +287,13 @@ def run_jobs(
         except UnsupportedFamily:
             record(RunOutcome(job.name, job.target, SKIPPED, None, "does not play it", job.kind))
             continue
-        except AgentFailure as failure:
-            record(RunOutcome(job.name, job.target, FAILED, None, str(failure), job.kind))
+        except (AgentFailure, BrokenProcessPool) as failure:
+            message = str(failure)
+            if isinstance(failure, BrokenProcessPool):
+                message = (
+                    f"{job.name} on {job.target.label}: the evaluating process died ({failure})"
+                )
+            record(RunOutcome(job.name, job.target, FAILED, None, message, job.kind))
             if fail_fast:
                 evaluations.close()
                 break

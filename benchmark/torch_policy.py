@@ -4,8 +4,11 @@ A policy file is a ``torch.export`` program (loading it needs no training code;
 TorchScript is deprecated). Its ``forward`` maps a float32 batch of *flattened*
 observations, shape ``(batch, obs_dim)``, to action logits, shape
 ``(batch, n_actions)``. Its metadata (``mesabench.json`` inside the file)
-records the flattening, the dimensions and whatever the trainer keeps
-(arguments, family, seed).
+records the family it was trained on, the observation layout (the observation
+space, whose key order is the flattening order), the dimensions and whatever
+the trainer keeps (arguments, seed). Loading checks the family and the layout
+against the environment and refuses a mismatch: a policy fed its observation
+in another order would act at random without a word.
 
 Observations are flattened by :func:`flatten_batch`, the batched counterpart of
 ``gymnasium.spaces.flatten``: Box values reshaped and cast to float, Discrete as
@@ -28,6 +31,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from benchmark.agents import layout_problem
+
 FORMAT = "mesabench-torch-policy-v1"
 _META_FILE = "mesabench.json"
 
@@ -35,6 +40,17 @@ _META_FILE = "mesabench.json"
 def flat_dim(space: gym.Space) -> int:
     """Length of one observation of ``space`` after :func:`flatten_batch`."""
     return int(spaces.flatdim(space))
+
+
+__all__ = [
+    "flat_dim",
+    "flatten_batch",
+    "layout_problem",
+    "load_policy",
+    "observation_layout",
+    "policy_agent",
+    "save_policy",
+]
 
 
 def flatten_batch(space: gym.Space, observations: Any) -> np.ndarray:
@@ -119,11 +135,14 @@ def save_policy(
     *,
     observation_space: gym.Space,
     action_space: gym.Space,
+    family: str | None = None,
     metadata: dict[str, Any] | None = None,
     deterministic: bool | None = None,
     example: tuple[Any, Any] | None = None,
 ) -> Path:
     """Export ``module`` (any batch size) and save it with its metadata at ``path``.
+
+    ``family`` (or ``metadata["family"]``) names the family the policy plays.
 
     ``module`` maps a float32 ``(batch, flat_dim(observation_space))`` tensor laid
     out by :func:`flatten_batch` to ``(batch, n_actions)`` logits. The metadata
@@ -150,6 +169,10 @@ def save_policy(
         "observation_layout": observation_layout(observation_space),
         **(metadata or {}),
     }
+    if family is not None:
+        meta["family"] = family
+    if not meta.get("family"):
+        raise ValueError("a policy file must say which family it plays: give family=...")
     if deterministic is not None:
         meta["deterministic"] = bool(deterministic)
     meta.setdefault("deterministic", True)
@@ -214,10 +237,12 @@ def policy_agent(
     path: str | Path,
     observation_space: gym.Space,
     *,
+    family: str | None = None,
     deterministic: bool | None = None,
     seed: int = 0,
 ) -> TorchPolicyAgent:
-    """Load ``path`` as an agent for ``observation_space``, checking the dimensions agree.
+    """Load ``path`` as an agent for ``observation_space`` (and ``family``, if given),
+    checking the policy's family and observation layout agree.
 
     ``deterministic=None`` acts as the policy was trained to: greedily, unless its
     metadata says ``"deterministic": false`` (a policy evolved or trained to sample).
@@ -225,12 +250,11 @@ def policy_agent(
     module, meta = load_policy(path)
     if deterministic is None:
         deterministic = bool(meta.get("deterministic", True))
-    expected = flat_dim(observation_space)
-    if meta["obs_dim"] != expected:
-        raise ValueError(
-            f"policy {path} takes observations of flat size {meta['obs_dim']}, but this "
-            f"environment's observations flatten to {expected} ({observation_space})"
-        )
+    if family is not None and meta.get("family") != family:
+        raise ValueError(f"policy {path} plays {meta.get('family')!r}, not {family!r}")
+    problem = layout_problem(meta, observation_space)
+    if problem is not None:
+        raise ValueError(f"policy {path} {problem}")
     return TorchPolicyAgent(
         module, observation_space, deterministic=deterministic, seed=seed, name=Path(path).stem
     )

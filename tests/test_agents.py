@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-import envs  # noqa: F401  (registers the MesaBench ids)
+import envs
 from benchmark.agents import AgentLoadError, code_of, reference_source, resolve
 from benchmark.protocol import AgentContext
+from benchmark.runner import preflight, split_target
+from benchmark.sandbox import Limits
 from benchmark.torch_policy import flat_dim, save_policy
 
 AGENTS = "tests/agents/misbehaving.py"
@@ -49,9 +51,10 @@ def test_checksum_tracks_the_file_contents(tmp_path):
     ("reference", "message"),
     [
         ("nowhere.py:factory", "does not exist"),
-        (f"{AGENTS}:alway_up", "Did you mean 'always_up'"),
-        (f"{AGENTS}:not_callable", "not callable"),
         ("no.such.module:factory", "cannot import"),
+        (":factory", "names no file or module"),
+        (f"{AGENTS}:", "is not the name of a factory"),
+        ("", "empty"),
         ("just-a-name", "expected 'path/to/file.py:factory'"),
         ("missing.pt", "does not exist"),
         ("reference:keys_chests:oracle:gold", "no reference policy 'oracle:gold'"),
@@ -62,13 +65,36 @@ def test_bad_references_say_what_is_wrong(reference, message):
         resolve(reference)
 
 
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        ("alway_up", "Did you mean 'always_up'"),
+        ("not_callable", "not callable"),
+        ("no_agents", "returned no agents"),
+        ("exits_at_build", r"building the agent called sys.exit\(3\)"),
+    ],
+)
+def test_factories_are_checked_in_an_agent_process_before_evaluation(factory, message):
+    source = resolve(f"{AGENTS}:{factory}")
+    with pytest.raises(AgentLoadError, match=message):
+        preflight(source, [split_target(envs.get_family("keys_chests"), "train")], Limits())
+
+
+def test_resolving_never_runs_the_submitted_code(tmp_path):
+    marker = tmp_path / "ran"
+    agent = tmp_path / "agent.py"
+    agent.write_text(f"open({str(marker)!r}, 'w').close()\ndef factory(context): ...\n")
+    assert resolve(f"{agent}:factory").kind == "python"
+    assert not marker.exists()
+
+
 def test_torch_policy_file_and_directory_of_instances(tmp_path, context):
     space = context.observation_space
     for seed in (1, 2):
         torch.manual_seed(seed)
         module = torch.nn.Sequential(torch.nn.Linear(flat_dim(space), 4))
         save_policy(module, tmp_path / f"seed{seed}.pt", observation_space=space,
-                    action_space=context.action_space)  # fmt: skip
+                    action_space=context.action_space, family="keys_chests")  # fmt: skip
     single = resolve(str(tmp_path / "seed1.pt"))
     both = resolve(str(tmp_path))
     assert single.kind == both.kind == "torch" and single.checksum != both.checksum

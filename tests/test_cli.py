@@ -138,7 +138,13 @@ def test_a_failing_agent_exits_1_and_keeps_its_good_runs(tmp_path):
 def test_check_passes_unchanged_and_fails_a_regression(db, tmp_path):
     assert mesabench("check", "random", "--workers", "1", db=db).returncode == 0
     agent = tmp_path / "agent.py"
-    agent.write_text("from baselines.keys_chests import aligned_oracle as factory\n")
+    # A trained policy (a user's agent cannot wrap the privileged oracle: it gets no env).
+    weights = REPO / "baselines/weights/ppo_keys_chests/seed1.pt"
+    agent.write_text(
+        "from benchmark.torch_policy import policy_agent\n"
+        "def factory(context):\n"
+        f"    return policy_agent({str(weights)!r}, context.observation_space)\n"
+    )
     done = mesabench("submit", f"{agent}:factory", "--name", "mine", *TRAIN_ONLY, db=db)
     assert done.returncode == 0, done.stderr
     ok = mesabench("check", "mine", "--workers", "1", db=db)

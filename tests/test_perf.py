@@ -7,7 +7,13 @@ def test_each_figure_is_measured():
     assert perf.env_steps_per_second(8, seconds=0.2) > 0
     assert perf.minigrid_steps_per_second(seconds=0.2) > 0
     figures = perf.evaluation_throughput(num_envs=64)
-    assert set(figures) == {"eval_env_steps_per_s_torch_mlp", "eval_episodes_per_s_torch_mlp"}
+    assert set(figures) == {
+        "eval_env_steps_per_s_torch_mlp",
+        "eval_episodes_per_s_torch_mlp",
+        "eval_env_steps_per_s_torch_mlp_isolated",
+        "isolated_agent_startup_s",
+        "isolation_throughput_ratio",
+    }
     assert all(v > 0 for v in figures.values())
 
 

@@ -140,7 +140,11 @@ def test_conv_torso_exports_and_acts_like_the_actor(tmp_path):
     space = env.single_observation_space
     actor = Actor(flat_dim(space), 4, (32,), image_slot(space), conv_channels=(8, 8))
     path = save_policy(
-        actor, tmp_path / "conv.pt", observation_space=space, action_space=env.single_action_space
+        actor,
+        tmp_path / "conv.pt",
+        observation_space=space,
+        action_space=env.single_action_space,
+        family=FAMILY.name,
     )
     obs, _ = env.reset(seed=11)
     flat = torch.from_numpy(flatten_batch(space, obs))

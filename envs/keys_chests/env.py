@@ -196,7 +196,11 @@ class KeysChestsVectorEnv(VectorEnv):
         self.single_action_space = spaces.Discrete(4)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
+        # A slot's Generator is built only when it first draws an autoreset seed:
+        # evaluation resets every slot with a seed and never autoresets into a drawn
+        # level, so building one per slot on reset was a quarter of its time.
         self._rngs: list[np.random.Generator | None] = [None] * num_envs
+        self._rng_seeds: list[int | None] = [None] * num_envs
         # Each slot's next level seeds, drawn from its Generator a block at a time: a
         # block of draws is the same sequence as as many single draws (a test pins
         # this), and one call per block instead of one per reset takes a Python loop
@@ -212,7 +216,7 @@ class KeysChestsVectorEnv(VectorEnv):
         for i in empty.tolist():
             rng = rngs[i]
             if rng is None:
-                rng = rngs[i] = np.random.default_rng()
+                rng = rngs[i] = np.random.default_rng(self._rng_seeds[i])
             self._seed_block[i] = rng.integers(0, EVAL_SEED_BASE, size=_SEED_BLOCK)
         self._seed_used[empty] = 0
         seeds = self._seed_block[slots, self._seed_used[slots]]
@@ -254,7 +258,8 @@ class KeysChestsVectorEnv(VectorEnv):
         for j, i in enumerate(slots.tolist()):
             s = seeds[i]
             if s is not None:
-                self._rngs[i] = np.random.default_rng(int(s))
+                self._rngs[i] = None
+                self._rng_seeds[i] = int(s)
                 self._seed_used[i] = _SEED_BLOCK
                 level_seeds[j] = int(s)
             else:

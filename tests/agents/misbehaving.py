@@ -56,3 +56,11 @@ def two_instances(context):
 
 
 not_callable = 3
+
+
+def no_agents(context):
+    return []
+
+
+def exits_at_build(context):
+    raise SystemExit(3)
