@@ -12,7 +12,7 @@ the families themselves are imported only when Gymnasium is, right after it.
 
 from __future__ import annotations
 
-# Imported at every interpreter start: only modules Python has loaded by then anyway.
+# Imported at every interpreter start: few imports, and light ones.
 import importlib.util
 import os
 import sys

@@ -42,7 +42,15 @@ def flat_dim(space: gym.Space) -> int:
     return int(spaces.flatdim(space))
 
 
-__all__ = ["flat_dim", "flatten_batch", "layout_problem", "load_policy", "policy_agent"]
+__all__ = [
+    "flat_dim",
+    "flatten_batch",
+    "layout_problem",
+    "load_policy",
+    "observation_layout",
+    "policy_agent",
+    "save_policy",
+]
 
 
 def flatten_batch(space: gym.Space, observations: Any) -> np.ndarray:
@@ -168,10 +176,10 @@ def save_policy(
     if deterministic is not None:
         meta["deterministic"] = bool(deterministic)
     meta.setdefault("deterministic", True)
-    example = torch.zeros(2, meta["obs_dim"])
+    tracing_input = torch.zeros(2, meta["obs_dim"])
     batch = torch.export.Dim("batch", min=1)
     program = torch.export.export(
-        module.cpu().eval(), (example,), dynamic_shapes=((batch, torch.export.Dim.STATIC),)
+        module.cpu().eval(), (tracing_input,), dynamic_shapes=((batch, torch.export.Dim.STATIC),)
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -63,6 +63,14 @@ def keys_chests_batch():
     return env.single_observation_space, env.single_action_space, observations
 
 
+def save_keys_chests(module: torch.nn.Module, path, **options):
+    space, action_space, _ = keys_chests_batch()
+    return save_policy(
+        module, path, observation_space=space, action_space=action_space, family="keys_chests",
+        **options,
+    )  # fmt: skip
+
+
 def test_save_policy_refuses_observations_flattened_in_another_order(tmp_path) -> None:
     space, action_space, observations = keys_chests_batch()
     # The observation dicts come view first; the space (and the benchmark) put inventory first.
@@ -72,14 +80,10 @@ def test_save_policy_refuses_observations_flattened_in_another_order(tmp_path) -
     )
     module = torch.nn.Linear(flat_dim(space), int(action_space.n))
     with pytest.raises(ValueError, match=r"inventory \[0:1\], view \[1:244\].*flatten_batch"):
-        save_policy(
-            module, tmp_path / "p.pt", observation_space=space, action_space=action_space,
-            example=(observations, as_the_dict_orders),
-        )  # fmt: skip
+        save_keys_chests(module, tmp_path / "p.pt", example=(observations, as_the_dict_orders))
     assert not (tmp_path / "p.pt").exists()
     right = torch.from_numpy(flatten_batch(space, observations))
-    path = save_policy(module, tmp_path / "p.pt", observation_space=space,
-                       action_space=action_space, example=(observations, right))  # fmt: skip
+    path = save_keys_chests(module, tmp_path / "p.pt", example=(observations, right))
     _, meta = load_policy(path)
     assert meta["observation_layout"] == observation_layout(space)
     assert meta["deterministic"] is True
@@ -90,10 +94,8 @@ def test_sampling_is_chosen_explicitly_when_saving(tmp_path) -> None:
     module = torch.nn.Linear(flat_dim(space), int(action_space.n))
     torch.nn.init.zeros_(module.weight)
     torch.nn.init.zeros_(module.bias)  # uniform logits: greedy always picks action 0
-    greedy = save_policy(module, tmp_path / "greedy.pt", observation_space=space,
-                         action_space=action_space)  # fmt: skip
-    sampled = save_policy(module, tmp_path / "sampled.pt", observation_space=space,
-                          action_space=action_space, deterministic=False)  # fmt: skip
+    greedy = save_keys_chests(module, tmp_path / "greedy.pt")
+    sampled = save_keys_chests(module, tmp_path / "sampled.pt", deterministic=False)
     assert load_policy(sampled)[1]["deterministic"] is False
     many = {key: np.repeat(value, 64, axis=0) for key, value in observations.items()}
     assert set(policy_agent(greedy, space).act(many).tolist()) == {0}
