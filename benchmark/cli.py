@@ -161,6 +161,10 @@ def list_envs(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
                 "intended": f.intended.name,
                 "canonical_shift": f.canonical_shift,
                 "references": list(f.reference_names),
+                "nuisance": [
+                    {"kwarg": k.name, "low": k.low, "high": k.high, "description": k.description}
+                    for k in f.nuisance
+                ],
                 "import": f.import_line,
                 "splits": [
                     {
@@ -211,9 +215,13 @@ def list_envs(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             if family.kind == "pettingzoo" and family.view_entry_point
             else ""
         )
+        knobs = "; ".join(
+            f"{k.name} {k.low:g}x to {k.high:g}x ({k.description})" for k in family.nuisance
+        )
         table.caption = (
             f"objectives: {objectives}. references: {', '.join(family.reference_names)}. "
             "* canonical shift."
+            + (f" Nuisance knobs (verdicts must hold over): {knobs}." if knobs else "")
             + view
             + (f" Older versions, still registered: {legacy}" if legacy else "")
         )

@@ -48,7 +48,11 @@ def test_envs_lists_every_split_with_its_id():
     assert splits["many_keys"]["env_id"] == "MesaBench/KeysChests-many_keys-v1"
     assert "MesaBench/KeysChests-many_keys-v0" in families["keys_chests"]["legacy_env_ids"]
     assert families["keys_chests"]["objectives"][0] == "chests_opened"
-    assert "KeysChests-train-v1" in mesabench("envs").stdout
+    assert "pursuer:keys_collected" in families["keys_chests"]["references"]
+    (knob,) = families["keys_chests"]["nuisance"]
+    assert (knob["kwarg"], knob["low"], knob["high"]) == ("max_steps", 0.75, 1.5)
+    table = mesabench("envs").stdout
+    assert "KeysChests-train-v1" in table and "max_steps 0.75x to 1.5x" in table
 
 
 def test_envs_prints_for_every_split_the_line_that_makes_it():
