@@ -368,21 +368,22 @@ def test_the_checksum_covers_helpers_and_weights_but_not_caches(tmp_path):
 # ----------------------------------------------------------------- no process outlives the command
 
 
+def _cmdline(pid: int) -> bytes:
+    """A process's command line; empty if it exited since it was listed (a race, not a
+    failure: the pre-flight agent and short-lived helpers come and go)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _agent_processes(pid: int) -> list[int]:
-    return [
-        p
-        for p in sandbox.descendants(pid)
-        if b"benchmark.agent_process" in Path(f"/proc/{p}/cmdline").read_bytes()
-    ]
+    return [p for p in sandbox.descendants(pid) if b"benchmark.agent_process" in _cmdline(p)]
 
 
 def _agents_in_workers(pid: int) -> list[int]:
     """Agent processes started by the command's pool workers (not its pre-flight check)."""
-    workers = [
-        p
-        for p in sandbox.descendants(pid)
-        if b"multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes()
-    ]
+    workers = [p for p in sandbox.descendants(pid) if b"multiprocessing" in _cmdline(p)]
     return [a for w in workers for a in _agent_processes(w)]
 
 
