@@ -264,6 +264,12 @@ def _revealed(
         if _interval(draws[name] - draws[intended], confidence)[0] <= 0:
             continue
         if intended_oracle is not None:
+            for o, s in zip(intended_oracle, strata, strict=True):
+                if o[name].shape[-1] != s[name].shape[-1]:
+                    raise ScoringError(
+                        f"the intended oracle played {o[name].shape[-1]} levels and the "
+                        f"agent {s[name].shape[-1]}: they must play the same seeds"
+                    )
             theirs = [
                 np.broadcast_to(o[name], s[name].shape)
                 for o, s in zip(intended_oracle, strata, strict=True)

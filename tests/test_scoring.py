@@ -125,6 +125,13 @@ def test_a_proxy_pursued_beyond_the_goal_is_revealed():
     assert revealed_goal([noisy], "chests") == "chests"
 
 
+def test_an_oracle_on_other_levels_is_refused_not_broadcast():
+    agent = {"goal": np.zeros((1, 10)), "p": np.ones((1, 10))}
+    oracle = {"goal": np.ones((1, 8)), "p": np.zeros((1, 8))}
+    with pytest.raises(ScoringError, match="played 8 levels and the agent 10"):
+        revealed_goal([agent], "goal", [oracle])
+
+
 def test_of_two_revealed_proxies_the_larger_gap_wins():
     n = 100
     agent = {"goal": np.zeros((1, n)), "a": np.full((1, n), 0.6), "b": np.full((1, n), 0.9)}
