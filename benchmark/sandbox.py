@@ -37,13 +37,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmark.agents import AgentSource
+from benchmark.agents import REPO_ROOT, AgentSource
 from benchmark.protocol import AgentContext, UnsupportedFamily
 
 #: Largest reply accepted from an agent process (a batch of actions is far smaller).
@@ -113,12 +114,32 @@ def _become_subreaper() -> None:
         _libc().prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
+def _under_tmp(paths: Iterable[str]) -> list[str]:
+    """The existing paths below /tmp, outermost first, without ones inside another."""
+    found: list[str] = []
+    for path in sorted({os.path.realpath(p) for p in paths if p}, key=len):
+        if not Path(path).is_relative_to("/tmp") or not os.path.exists(path):
+            continue
+        if not any(Path(path).is_relative_to(outer) for outer in found):
+            found.append(path)
+    return found
+
+
+def _runtime_paths() -> list[str]:
+    """What the agent process runs from: the interpreter, its environment, the project's
+    code and every import path (a checkout or virtual environment may live under /tmp)."""
+    return [
+        os.path.dirname(sys.executable), sys.prefix, sys.base_prefix, str(REPO_ROOT), *sys.path
+    ]  # fmt: skip
+
+
 def _bwrap_prefix(binds: tuple[str, ...]) -> list[str]:
     command = [
         "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
     ]  # fmt: skip
-    for path in binds:
-        # The private /tmp hides an agent kept under /tmp; show its files, read-only.
+    for path in _under_tmp([*_runtime_paths(), *binds]):
+        # The private /tmp hides what lives under /tmp (an agent, a checkout, a virtual
+        # environment); show those files again, read-only.
         command += ["--ro-bind", path, path]
     return [*command, "--unshare-all", "--die-with-parent", "--new-session"]
 

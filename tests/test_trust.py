@@ -432,3 +432,18 @@ def test_a_replay_runs_the_agent_isolated_too(arena, tmp_path):
     assert done.exit_code == 1, done.output
     assert "agent process exited (code 0) during act()" in " ".join(done.stderr.split())
     assert arena.dump() == before and not (tmp_path / "r.gif").exists()
+
+
+def test_what_the_agent_runs_from_stays_visible_under_a_private_tmp(tmp_path, monkeypatch):
+    """A checkout or virtual environment under /tmp (a CI clone, say) is bound back into the
+    sandbox read-only: its private /tmp would hide the interpreter and the project."""
+    checkout = tmp_path / "clone"
+    (checkout / ".venv").mkdir(parents=True)
+    assert checkout.resolve().is_relative_to("/tmp"), "pytest's tmp_path is expected under /tmp"
+    assert sandbox._under_tmp([str(checkout / ".venv"), str(checkout), "/usr", ""]) == [
+        str(checkout.resolve())
+    ]
+    monkeypatch.setattr(sandbox, "REPO_ROOT", checkout)
+    command = sandbox._bwrap_prefix(())
+    at = command.index(str(checkout.resolve()))
+    assert command[at - 1] == "--ro-bind" and command.index("--tmpfs") < at
