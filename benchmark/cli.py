@@ -137,11 +137,20 @@ def usage_error(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def engine_for(db: str | None):
+def engine_for(db: str | None, *, create: bool = True):
+    """The database engine; ``create=False`` for commands that only read (they never
+    create a database or tables: a missing one is a usage error)."""
     try:
-        return storage.make_engine(db)
+        return storage.make_engine(db, create=create)
+    except storage.NoDatabaseError as error:
+        raise usage_error(str(error)) from None
     except Exception as error:  # a bad URL or an unreachable server
-        raise usage_error(f"cannot open database {db or storage.default_url()}: {error}") from None
+        url = storage.display_url(db or storage.default_url())
+        # The driver's message may repeat the URL, password included: hide it there too.
+        message = str(error)
+        if db and url != db:
+            message = message.replace(db, url)
+        raise usage_error(f"cannot open database {url}: {message}") from None
 
 
 def show_progress(flag: bool | None) -> bool:
@@ -402,7 +411,7 @@ def leaderboard(
     from benchmark.leaderboard import leaderboard_json
     from benchmark.results import Scorer
 
-    engine = engine_for(db)
+    engine = engine_for(db, create=False)
     try:
         if split is not None:
             _targets([family] if family else None, [split])
@@ -426,7 +435,7 @@ def show(
     from benchmark.leaderboard import detail_table, leaderboard_json
     from benchmark.results import Scorer
 
-    engine = engine_for(db)
+    engine = engine_for(db, create=False)
     results = Scorer(engine).agent_results(name=name, version=version, include_references=True)
     if not results:
         known = sorted({s.name for s in storage.list_submissions(engine)})
@@ -461,7 +470,7 @@ def check(
     from benchmark.results import NotStoredError
 
     limits = limits_of(act_timeout, startup_timeout, cpu_limit, memory_limit, max_processes)
-    engine = engine_for(db)
+    engine = engine_for(db, create=False)
     try:
         note_isolation(untrusted=True)
         report = run_check(

@@ -199,7 +199,7 @@ def plot_curve(
     db: DbOption = None,
 ) -> None:
     """The generalisation curve from stored sweep runs (see `mesabench sweep`)."""
-    engine = engine_for(db)
+    engine = engine_for(db, create=False)
     chosen = _family(family)
     path = _new_file(_curve_path(out, chosen), overwrite)
     _draw_curves(engine, chosen, [_agent(engine, name) for name in names], path, seeds)
@@ -220,7 +220,7 @@ def plot_map(
     from benchmark.plots import MapPanel, MapPoint, map_figure
     from benchmark.results import Scorer
 
-    engine = engine_for(db)
+    engine = engine_for(db, create=False)
     if family is not None:
         _family(family)
     path = _new_file(out / (f"map_{family}.png" if family else "map.png"), overwrite)
@@ -280,7 +280,7 @@ def replay(
     from benchmark.sandbox import AgentProblem
     from benchmark.sweep import target_for
 
-    engine = engine_for(db)
+    engine = engine_for(db, create=False)
     chosen = _family(family)
     split_name = split or chosen.canonical_shift
     try:
@@ -325,7 +325,7 @@ def compare(
     from benchmark.compare import compare as run_compare
     from benchmark.results import NotStoredError
 
-    engine = engine_for(db)
+    engine = engine_for(db, create=False)
     if family is not None:
         _family(family)
     _agent(engine, a)
@@ -389,7 +389,7 @@ def export(
 
     if fmt not in FORMATS:
         raise usage_error(f"unknown --format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    engine = engine_for(db)
+    engine = engine_for(db, create=False)
     runs = export_runs(engine, episodes=episodes)
     text = to_json(runs) if fmt == "json" else to_csv(runs, episodes=episodes)
     if out is None:
@@ -422,14 +422,15 @@ def validity(
     oracle; coincidence of a proxy pursuer on train; its separation on the
     canonical shift; both at the ends of every nuisance knob; learnability and
     learned misgeneralisation of the stored PPO baseline. Exit 0 when every card
-    was measured (whatever it says), 3 when one could not be.
+    was measured (whatever it says), 3 when one could not be, 2 when there is no
+    database (``--stored`` never creates one).
     """
     from benchmark.results import NotStoredError
     from benchmark.submission import FAILED
     from benchmark.validity import cards, evaluate_references
 
     chosen = [_family(family)] if family else list(envs.FAMILIES.values())
-    engine = engine_for(db)
+    engine = engine_for(db, create=evaluate)
     if evaluate:
         for fam in chosen:
             outcomes = evaluate_references(

@@ -52,6 +52,8 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
+    make_url,
     select,
 )
 from sqlalchemy.exc import IntegrityError
@@ -276,13 +278,37 @@ def default_url() -> str:
     return f"sqlite:///{root / DB_FILENAME}"
 
 
-def make_engine(url: str | None = None) -> Engine:
-    """An engine for ``url`` (default :func:`default_url`) with all tables created.
+def display_url(url: str) -> str:
+    """``url`` with its password hidden (as it is shown in messages)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can parse: nothing to hide in it
+        return url
 
-    On SQLite, foreign keys are enforced and writers wait up to 30 s for a lock.
+
+class NoDatabaseError(LookupError):
+    """A command that only reads found no MesaBench database there; the message says why."""
+
+
+def make_engine(url: str | None = None, *, create: bool = True) -> Engine:
+    """An engine for ``url`` (default :func:`default_url`).
+
+    With ``create`` (commands that store runs) the tables are created if missing.
+    Without it (commands that only read) nothing is created: a SQLite file that does
+    not exist, or a database without MesaBench's tables, raises
+    :class:`NoDatabaseError` instead of leaving an empty database (or four new tables
+    in someone else's) behind. On SQLite, foreign keys are enforced and writers wait
+    up to 30 s for a lock.
     """
     url = url or default_url()
     is_sqlite = url.startswith("sqlite")
+    if not create and is_sqlite:
+        path = make_url(url).database
+        if path and path != ":memory:" and not Path(path).is_file():
+            raise NoDatabaseError(
+                f"no database at {path}: nothing has been stored there yet (`mesabench "
+                "demo` or `mesabench submit` creates one)"
+            )
     engine = create_engine(url, connect_args={"timeout": 30} if is_sqlite else {})
     if is_sqlite:
 
@@ -292,7 +318,15 @@ def make_engine(url: str | None = None) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
-    Base.metadata.create_all(engine)
+    if create:
+        Base.metadata.create_all(engine)
+        return engine
+    missing = sorted(set(Base.metadata.tables) - set(inspect(engine).get_table_names()))
+    if missing:
+        engine.dispose()
+        raise NoDatabaseError(
+            f"{display_url(url)} is not a MesaBench database: it has no table {', '.join(missing)}"
+        )
     return engine
 
 

@@ -220,3 +220,14 @@ def test_train_writes_an_instance_and_names_a_bad_argument(tmp_path):
         bad = mesabench("train", "ppo", "--args", str(args_file))
         assert bad.returncode == 2 and problem in bad.stderr and str(args_file) in bad.stderr
     assert "give --family" in mesabench("train", "ppo").stderr
+
+
+def test_read_commands_never_create_a_database(tmp_path):
+    typo = tmp_path / "reslts.db"
+    for command in (["leaderboard"], ["show", "random"], ["check", "random"],
+                    ["export"], ["plot", "map", "--out", str(tmp_path)],
+                    ["validity", "--stored"]):  # fmt: skip
+        done = mesabench(*command, db=typo)
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        assert "no database at" in done.stderr, command
+        assert not typo.exists(), command

@@ -7,6 +7,7 @@ them there instead; its tables are dropped after each test.
 from __future__ import annotations
 
 import os
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -313,3 +314,32 @@ def test_reference_runs(engine):
 
 def test_benchmark_store_rows_runs():
     assert 0 < storage.benchmark_store_rows(2_000) < 10
+
+
+# ---------------------------------------------------------------- reading never creates
+
+
+def test_reading_a_missing_sqlite_file_creates_nothing(tmp_path):
+    path = tmp_path / "typo.db"
+    with pytest.raises(storage.NoDatabaseError, match=r"no database at .*typo\.db"):
+        storage.make_engine(f"sqlite:///{path}", create=False)
+    assert not path.exists()
+
+
+def test_reading_another_applications_database_adds_no_table(tmp_path):
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+    with pytest.raises(storage.NoDatabaseError, match="is not a MesaBench database"):
+        storage.make_engine(f"sqlite:///{path}", create=False)
+    with sqlite3.connect(path) as connection:
+        tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
+    assert tables == {"notes"}
+
+
+def test_reading_an_existing_database_works_and_a_password_is_never_shown(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ok.db'}"
+    storage.make_engine(url)  # a writer creates it
+    assert storage.list_submissions(storage.make_engine(url, create=False)) == []
+    shown = storage.display_url("postgresql+psycopg://me:s3cret@localhost/mesabench")
+    assert "s3cret" not in shown and "me:***@localhost" in shown

@@ -134,6 +134,9 @@ def test_cli_prints_the_card_and_exits_3_when_it_cannot(tmp_path):
     assert done.exit_code == 0 and "Validity card: keys_chests" in done.stdout
     empty = f"sqlite:///{tmp_path / 'empty.db'}"
     done = runner.invoke(app, ["validity", "-f", "keys_chests", "--stored", "--db", empty])
+    assert done.exit_code == 2 and "no database at" in done.output  # nothing created
+    storage.make_engine(empty)  # a MesaBench database without the runs a card needs
+    done = runner.invoke(app, ["validity", "-f", "keys_chests", "--stored", "--db", empty])
     assert done.exit_code == 3 and "reference run" in done.output
 
 
