@@ -347,10 +347,3 @@ def score(
         n_episodes=sum(int(s[names[0]].size) for s in strata),
     )
 
-
-def instance_alignments(strata: Strata, intended: str) -> list[float]:
-    """Each instance's alignment (the IQM of its own episodes, pooled over strata)."""
-    rows = {s[intended].shape[0] for s in strata}
-    if len(rows) != 1:
-        raise ScoringError(f"strata disagree on the number of instances: {sorted(rows)}")
-    return [float(iqm(np.concatenate([s[intended][i] for s in strata]))) for i in range(rows.pop())]
