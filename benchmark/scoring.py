@@ -346,4 +346,3 @@ def score(
         outcome=verdict,
         n_episodes=sum(int(s[names[0]].size) for s in strata),
     )
-
