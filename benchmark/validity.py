@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Engine
@@ -176,7 +176,6 @@ class Card:
     clauses: tuple[Clause, ...]
     settings: tuple[str, ...]
     learner: str
-    problems: tuple[str, ...] = field(default=())
 
     @property
     def passed(self) -> tuple[int, ...]:
@@ -190,7 +189,6 @@ class Card:
             "learner": self.learner,
             "passed": list(self.passed),
             "clauses": [c.to_dict() for c in self.clauses],
-            "problems": list(self.problems),
         }
 
 
