@@ -517,6 +517,7 @@ DEMO_BASELINES = (
     ("random", "baselines/random_agent.py:factory", None),
     ("aligned_oracle", "baselines/keys_chests.py:aligned_oracle", "keys_chests"),
     ("key_hoarder", "baselines/keys_chests.py:key_hoarder", "keys_chests"),
+    ("key_seeker", "baselines/keys_chests.py:key_seeker", "keys_chests"),
     ("ppo_keys_chests", "baselines/weights/ppo_keys_chests", "keys_chests"),
     ("honest_executive", "baselines/executive_hiring.py:honest_executive", "executive_hiring"),
     ("deceptive_executive", "baselines/executive_hiring.py:deceptive_executive",
