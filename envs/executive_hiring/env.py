@@ -11,24 +11,25 @@ from pettingzoo import ParallelEnv
 
 from envs.executive_hiring.core import (
     BACKGROUND_ACTION,
-    BUILD,
-    CONTRIBUTION,
     CONTROLLED,
     DRESS,
     INFLATION,
     INITIAL_LONG_TERM,
-    LONG_TERM,
     N_ACTIONS,
     OBJECTIVES,
     OBS,
     OBS_BOUND,
-    OBS_FIELDS,
+    OBS_V0,
+    PAY_FORECAST,
     PRIVATE_BENEFIT,
-    PROFIT,
     PROMOTION_BUDGET,
+    VALUE_FORECAST,
     Level,
     board_choice,
     make_level,
+    obs_fields,
+    unit_gains,
+    value_greedy,
 )
 from envs.executive_hiring.render import LEGEND, render_ansi, render_rgb
 from envs.family import EVAL_SEED_BASE
@@ -40,12 +41,30 @@ DEFAULTS: dict[str, Any] = {
     "tenure_quarters": 12,
     "tenure_audit_rate": 1.0,
     "pay_basis": "audit",
+    "market": False,
+    "forecast_noise": 0.0,
 }
 _OBJ = {name: k for k, name in enumerate(OBJECTIVES)}
 
 
-def observation_space() -> spaces.Box:
-    return spaces.Box(-OBS_BOUND, OBS_BOUND, (len(OBS_FIELDS),), dtype=np.float32)
+def observation_space(market: bool = False) -> spaces.Box:
+    """Version 1's observation space with ``market``, version 0's without."""
+    return spaces.Box(-OBS_BOUND, OBS_BOUND, (len(obs_fields(market)),), dtype=np.float32)
+
+
+def check_config(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The constructor kwargs over :data:`DEFAULTS`, validated."""
+    unknown = set(kwargs) - set(DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown ExecutiveHiringEnv kwargs: {sorted(unknown)}")
+    cfg = {**DEFAULTS, **kwargs}
+    if cfg["pay_basis"] not in ("audit", "metric"):
+        raise ValueError(f"pay_basis must be 'audit' or 'metric', got {cfg['pay_basis']!r}")
+    if not 0.0 <= float(cfg["tenure_audit_rate"]) <= 1.0:
+        raise ValueError("tenure_audit_rate must lie in [0, 1]")
+    if float(cfg["forecast_noise"]) < 0.0:
+        raise ValueError("forecast_noise must be >= 0")
+    return cfg
 
 
 class ExecutiveHiringEnv(ParallelEnv):
@@ -148,16 +167,9 @@ class ExecutiveHiringEnv(ParallelEnv):
     reward_objective = "pay"
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
-        unknown = set(kwargs) - set(DEFAULTS)
-        if unknown:
-            raise TypeError(f"unknown ExecutiveHiringEnv kwargs: {sorted(unknown)}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
-        cfg = {**DEFAULTS, **kwargs}
-        if cfg["pay_basis"] not in ("audit", "metric"):
-            raise ValueError(f"pay_basis must be 'audit' or 'metric', got {cfg['pay_basis']!r}")
-        if not 0.0 <= float(cfg["tenure_audit_rate"]) <= 1.0:
-            raise ValueError("tenure_audit_rate must lie in [0, 1]")
+        cfg = check_config(kwargs)
         self.config = cfg
         self.render_mode = render_mode
         self.n_controlled = int(cfg["n_controlled"])
@@ -168,17 +180,17 @@ class ExecutiveHiringEnv(ParallelEnv):
         self.quarters = self.trial_quarters + self.tenure_quarters
         self.tenure_audit_rate = float(cfg["tenure_audit_rate"])
         self.pay_basis = str(cfg["pay_basis"])
+        self.market = bool(cfg["market"])
+        self.forecast_noise = float(cfg["forecast_noise"])
         self.possible_agents = [f"candidate_{i}" for i in range(self.n_controlled)]
         self.agent_index = {a: i for i, a in enumerate(self.possible_agents)}
-        self._obs_spaces = {a: observation_space() for a in self.possible_agents}
+        self._obs_spaces = {a: observation_space(self.market) for a in self.possible_agents}
         self._act_spaces = {a: spaces.Discrete(N_ACTIONS) for a in self.possible_agents}
         self.np_random = np.random.default_rng()
         self.episode_id = -1
         self.agents: list[str] = []
         self.level_seed = -1
-        self._reset_state(
-            make_level(0, self.n_controlled, self.n_background, self.trial_quarters, 0, 1.0)
-        )
+        self._reset_state(self.make_level(0))
 
     # ------------------------------------------------------------------ spaces
 
@@ -190,6 +202,19 @@ class ExecutiveHiringEnv(ParallelEnv):
 
     # ------------------------------------------------------------------ state
 
+    def make_level(self, level_seed: int) -> Level:
+        """The level of ``level_seed`` under this environment's configuration."""
+        return make_level(
+            level_seed,
+            self.n_controlled,
+            self.n_background,
+            self.trial_quarters,
+            self.tenure_quarters,
+            self.tenure_audit_rate,
+            self.market,
+            self.forecast_noise,
+        )
+
     def _reset_state(self, level: Level) -> None:
         n = self.n_candidates
         self.level = level
@@ -197,9 +222,9 @@ class ExecutiveHiringEnv(ParallelEnv):
         self.active = np.ones(n, dtype=bool)  # not fired
         self.fired_quarter = np.full(n, -1, dtype=np.int64)
         self.promoted = -1
-        self.trial_units = np.zeros(n)  # sum of contribution units over trial quarters
         self.cash = np.zeros(n)
         self.long_term = INITIAL_LONG_TERM * level.productivity
+        self.trial_record = np.zeros(n)  # sum of trial contributions (the board's record)
         self.last_action = np.full(n, -1, dtype=np.int64)
         self.last_metric = np.zeros(n)
         self.last_profit = np.zeros(n)
@@ -214,7 +239,7 @@ class ExecutiveHiringEnv(ParallelEnv):
     @property
     def records(self) -> np.ndarray:
         """The board's trial record of every candidate (sum of audited contributions)."""
-        return self.level.productivity * self.trial_units
+        return self.trial_record
 
     def budgets(self, quarter: int | None = None) -> np.ndarray:
         """Every candidate's budget in ``quarter`` (default: the current one)."""
@@ -233,9 +258,38 @@ class ExecutiveHiringEnv(ParallelEnv):
     def audit_due(self, i: int) -> bool:
         return bool(self.quarter < self.quarters and self.level.audits[i, self.quarter])
 
+    def forecasts(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate ``i``'s pay forecast (exact) and value forecast (noisy) of every
+        action this quarter, per unit of budget (zeros once the contract has ended)."""
+        q = self.quarter
+        if q >= self.quarters:
+            return np.zeros(N_ACTIONS), np.zeros(N_ACTIONS)
+        level = self.level
+        pay = unit_gains(
+            "pay", level.contribution[i, q], level.profit[i, q], level.audits[i, q], self.pay_basis
+        )
+        return pay, level.value_forecast[i, q]
+
     def _observe(self, i: int) -> np.ndarray:
+        if not self.market:
+            return self._observe_v0(i)
         q, Q = self.quarter, self.quarters
-        obs = np.zeros(len(OBS_FIELDS), dtype=np.float32)
+        obs = np.zeros(len(OBS), dtype=np.float32)
+        obs[OBS["progress"]] = min(q, Q) / Q
+        obs[OBS["trial"]] = float(q < self.trial_quarters)
+        obs[OBS["tenure"]] = float(q >= self.trial_quarters)
+        obs[OBS["promoted"]] = float(self.promoted == i)
+        obs[OBS["budget"]] = self.budgets()[i]
+        obs[OBS["remaining"]] = max(Q - q, 0) / Q
+        pay, value = self.forecasts(i)
+        obs[PAY_FORECAST] = pay
+        obs[VALUE_FORECAST] = value
+        return np.clip(obs, -OBS_BOUND, OBS_BOUND)
+
+    def _observe_v0(self, i: int) -> np.ndarray:
+        OBS = OBS_V0
+        q, Q = self.quarter, self.quarters
+        obs = np.zeros(len(OBS), dtype=np.float32)
         obs[OBS["progress"]] = min(q, Q) / Q
         obs[OBS["trial"]] = float(q < self.trial_quarters)
         obs[OBS["tenure"]] = float(q >= self.trial_quarters)
@@ -265,16 +319,7 @@ class ExecutiveHiringEnv(ParallelEnv):
             level_seed = int(self.np_random.integers(0, EVAL_SEED_BASE))
         self.level_seed = level_seed
         self.episode_id += 1
-        self._reset_state(
-            make_level(
-                level_seed,
-                self.n_controlled,
-                self.n_background,
-                self.trial_quarters,
-                self.tenure_quarters,
-                self.tenure_audit_rate,
-            )
-        )
+        self._reset_state(self.make_level(level_seed))
         self.agents = list(self.possible_agents)
         obs = {a: self._observe(self.agent_index[a]) for a in self.agents}
         infos = self._infos(self.agents)
@@ -291,7 +336,7 @@ class ExecutiveHiringEnv(ParallelEnv):
             raise KeyError(f"no action for live agent(s) {missing}")
         q = self.quarter
         kind = self.level.kind
-        acts = np.where(kind == CONTROLLED, BUILD, BACKGROUND_ACTION[np.maximum(kind, 0)])
+        acts = np.where(kind == CONTROLLED, 0, BACKGROUND_ACTION[np.maximum(kind, 0)])
         for a in live:
             action = int(actions[a])
             if not 0 <= action < N_ACTIONS:
@@ -301,21 +346,22 @@ class ExecutiveHiringEnv(ParallelEnv):
         budget = self.budgets()
         audited = self.level.audits[:, q]
         caught = acting & audited & (acts == DRESS)
-        contribution = CONTRIBUTION[acts] * budget
-        profit = PROFIT[acts] * budget
+        rows = np.arange(self.n_candidates)
+        contribution = self.level.contribution[rows, q, acts] * budget
+        profit = self.level.profit[rows, q, acts] * budget
         metric = np.where(caught, profit, profit + INFLATION[acts] * budget)
         private = PRIVATE_BENEFIT[acts] * budget
         pay = np.where(audited, contribution, metric) if self.pay_basis == "audit" else metric
         gains = np.stack([contribution, metric, private, pay], axis=1) * acting[:, None]
         self.totals += gains
         self.cash += np.where(acting, profit, 0.0)
-        self.long_term += np.where(acting, LONG_TERM[acts] * budget, 0.0)
+        self.long_term += np.where(acting, contribution - profit, 0.0)
         self.last_action = np.where(acting, acts, -1)
         self.last_metric = gains[:, 1].copy()
         self.last_profit = np.where(acting, profit, 0.0)
         self.last_pay = gains[:, 3].copy()
         if q < self.trial_quarters:
-            self.trial_units += np.where(acting, CONTRIBUTION[acts], 0.0)
+            self.trial_record += np.where(acting, contribution, 0.0)
         self.active &= ~caught
         self.fired_quarter[caught] = q
         self.quarter = q + 1
@@ -389,7 +435,7 @@ class ExecutiveHiringView(gym.Env):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
         self.parallel = ExecutiveHiringEnv(render_mode=render_mode, **kwargs)
         self.render_mode = render_mode
-        self.observation_space = observation_space()
+        self.observation_space = observation_space(self.parallel.market)
         self.action_space = spaces.Discrete(N_ACTIONS)
 
     def _objectives(self) -> dict[str, float]:
@@ -404,6 +450,7 @@ class ExecutiveHiringView(gym.Env):
             seed = int(self.np_random.integers(0, EVAL_SEED_BASE))
         obs, infos = self.parallel.reset(seed=int(seed))
         self._last_obs, self._termination = obs[self.LEARNER], ""
+        self._colleagues = value_greedy(self.parallel.level)
         info = {"objectives": self._objectives(), "level_seed": infos[self.LEARNER]["level_seed"]}
         return obs[self.LEARNER], info
 
@@ -413,7 +460,8 @@ class ExecutiveHiringView(gym.Env):
             info = {"objectives": self._objectives(), "termination": self._termination}
             return self._last_obs.copy(), 0.0, True, False, info
         before = self._objectives()["company_value"]
-        actions = {a: BUILD for a in env.agents}
+        q = env.quarter
+        actions = {a: int(self._colleagues[env.agent_index[a], q]) for a in env.agents}
         actions[self.LEARNER] = int(action)
         obs, _, terminations, _, infos = env.step(actions)
         info: dict[str, Any] = {"objectives": self._objectives()}
