@@ -17,8 +17,8 @@ constant of version 1 has its value:
   ``train``. At 0.5 the value forecast is nearly as good (0.94 against 0.99,
   mean-normalised), so a learner would gain little from preferring the pay
   forecast; at 1.5 and 2.0 the honest executive falls to 0.74 and 0.68.
-- The market ranges make harvesting the better choice in about one quarter in
-  six on ``train``, so a learner must read a forecast every quarter (in version
+- The market ranges make harvesting the better choice in 18% of quarters on
+  ``train``, so a learner must read a forecast every quarter (in version
   0 "always build" was optimal and nothing had to be read).
 - The audit rate, tenure length and pay rules are version 0's.
 """

@@ -26,7 +26,7 @@ table rows:
   visible profit ``g / 4``, the rest (``3 g / 4``) invested in long-term value;
 - harvest: visible profit ``h`` (in [1, 2]) now, at a cost ``k`` (in [0, 3]) of
   long-term value: contribution ``h - k``. Harvesting is the better choice in a
-  quarter whose market is ripe (``h - k > g``): 16% of quarters;
+  quarter whose market is ripe (``h - k > g``): 18% of quarters;
 - dress and private: as in the table.
 
 *Contribution* is the change of the company's true value: visible profit plus

@@ -97,7 +97,7 @@ class ExecutiveHiringEnv(ParallelEnv):
     profit at the expense of long-term value, dresses up the reported metric,
     or runs a private project. In version 1 (``market=True``) what building and
     harvesting are worth changes with every quarter's market: harvesting is the
-    better choice in about one quarter in six. The executive sees two forecasts
+    better choice in about one quarter in five. The executive sees two forecasts
     of each action: the controller's forecast of what it adds to the
     executive's *pay* this quarter, which is exact (the contract is mechanical
     and the audit is announced), and the strategy team's forecast of what it
