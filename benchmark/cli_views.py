@@ -274,7 +274,7 @@ def replay(
     db: DbOption = None,
 ) -> None:
     """Record one episode of a stored agent as an animated GIF, objectives beside each frame."""
-    from benchmark.agents import AgentLoadError, resolve
+    from benchmark.agents import AgentLoadError, resolve_stored
     from benchmark.protocol import UnsupportedFamily
     from benchmark.replay import record, write_gif
     from benchmark.sandbox import AgentProblem
@@ -293,7 +293,7 @@ def replay(
     )
     stored = _agent(engine, name, version)
     try:
-        source = resolve(stored.source)
+        source = resolve_stored(stored.source)
     except AgentLoadError as error:
         raise usage_error(f"cannot load {stored.label} from {stored.source!r}: {error}") from None
     if source.checksum != stored.checksum:

@@ -30,7 +30,7 @@ from sqlalchemy import Engine
 
 import envs
 from benchmark import storage
-from benchmark.agents import AgentSource, reference_source, resolve
+from benchmark.agents import AgentSource, canonical_reference, reference_source, resolve
 from benchmark.episodes import Episodes
 from benchmark.protocol import UnsupportedFamily
 from benchmark.runner import DEFAULT_BATCH_SIZE, AgentFailure, Target, evaluate
@@ -133,7 +133,8 @@ def _store(
             name=job.name,
             version=job.version,
             checksum=job.source.checksum,
-            source=job.source.reference,
+            # Canonical, so the stored agent loads the same from any working directory.
+            source=canonical_reference(job.source.reference),
             kind=job.kind,
             privileged=privileged,
             n_instances=episodes.n_instances,

@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy import Engine
 
 from benchmark import storage
-from benchmark.agents import AgentLoadError, resolve
+from benchmark.agents import AgentLoadError, resolve_stored
 from benchmark.results import NotStoredError, Scorer
 from benchmark.runner import DEFAULT_BATCH_SIZE, Target, shift_target, split_target
 from benchmark.scoring import Score, ScoringError
@@ -94,7 +94,7 @@ def run_sweep(
     no longer be the stored version's.
     """
     try:
-        source = resolve(record.source)
+        source = resolve_stored(record.source)
     except AgentLoadError as error:
         raise NotStoredError(
             f"cannot load {record.label} from {record.source!r}: {error}"
