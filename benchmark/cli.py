@@ -454,6 +454,18 @@ def check(
     tolerance: Annotated[
         float, typer.Option("--tolerance", "-t", min=0.0, help="Largest allowed fall.")
     ] = 0.05,
+    family: FamilyOption = None,
+    split: SplitOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON (stdout holds only it).")
+    ] = False,
+    junit_xml: Annotated[
+        Path | None,
+        typer.Option("--junit-xml", help="Also write the report as JUnit XML to this file."),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Also note runs on superseded environments.")
+    ] = False,
     workers: WorkersOption = 2,
     batch_size: BatchOption = DEFAULT_BATCH_SIZE,
     db: DbOption = None,
@@ -464,21 +476,57 @@ def check(
     memory_limit: MemoryLimitOption = _DEFAULT_LIMITS.memory_mb,
     max_processes: ProcessesOption = _DEFAULT_LIMITS.processes,
 ) -> None:
-    """Re-evaluate a stored agent with the current code; exit 1 on a significant fall,
-    3 when it could not evaluate (a run failed, or nothing was left to compare)."""
+    """Re-evaluate a stored agent with the current code and gate on it. Exit 0: no
+    significant fall; 1: a regression; 2: bad usage; 3: could not evaluate (a run
+    failed, or nothing was left to compare)."""
     from benchmark.check import check as run_check
+    from benchmark.check import report_json, report_junit
     from benchmark.results import NotStoredError
 
     limits = limits_of(act_timeout, startup_timeout, cpu_limit, memory_limit, max_processes)
+    if junit_xml is not None and not junit_xml.parent.is_dir():
+        raise usage_error(f"cannot write {junit_xml}: {junit_xml.parent} is not a directory")
     engine = engine_for(db, create=False)
+    # With --json, stdout holds only the JSON: no progress bar unless asked for.
+    show = show_progress(progress) if not as_json or progress else False
     try:
         note_isolation(untrusted=True)
         report = run_check(
-            engine, name, version, tolerance=tolerance, workers=workers, batch_size=batch_size,
-            progress=show_progress(progress), limits=limits,
+            engine, name, version, tolerance=tolerance, families=family, splits=split,
+            workers=workers, batch_size=batch_size, progress=show, limits=limits,
         )  # fmt: skip
     except (UnknownNameError, NotStoredError) as error:
         raise usage_error(str(error)) from None
+    if junit_xml is not None:
+        report_junit(report).write(junit_xml, encoding="utf-8", xml_declaration=True)
+    if as_json:
+        print(json.dumps(report_json(report), indent=2))
+    else:
+        _print_check(report)
+    say = errors if as_json else console
+    for note in report.notes:
+        say.print(f"[yellow]note:[/] {escape(note)}")
+    if verbose:
+        for detail in report.details:
+            say.print(f"[dim]note: {escape(detail)}[/]")
+    for failure in report.failures:
+        errors.print(f"[bold red]could not evaluate:[/] {escape(str(failure))}")
+    for c in report.regressions:
+        errors.print(
+            f"[bold red]regression:[/] {c.family}/{c.split} {c.objective} fell by "
+            f"{-c.difference.point:.3f} (from {c.stored:.3f} to {c.current:.3f})"
+        )
+    if report.status == "error":
+        errors.print(
+            f"[bold red]could not evaluate:[/] {escape(report.agent)} was not fully checked"
+            + ("" if report.comparisons or report.failures else " (nothing left to compare)")
+        )
+    elif report.status == "pass":
+        say.print(f"[green]{report.agent}: no score fell by more than {tolerance}[/]")
+    raise typer.Exit(report.exit_code)
+
+
+def _print_check(report) -> None:
     table = Table(title=f"check {report.agent} (tolerance {report.tolerance})")
     for column in ("family/split", "objective", "stored", "now", "difference [95% CI]", ""):
         table.add_column(column)
@@ -493,23 +541,6 @@ def check(
             verdict,
         )
     console.print(table)
-    for note in report.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}")
-    for failure in report.failures:
-        errors.print(f"[bold red]failed:[/] {escape(failure)}")
-    for c in report.regressions:
-        errors.print(
-            f"[bold red]regression:[/] {c.family}/{c.split} {c.objective} fell by "
-            f"{-c.difference.point:.3f} (from {c.stored:.3f} to {c.current:.3f})"
-        )
-    if report.regressions:
-        raise typer.Exit(1)
-    if not report.complete:
-        errors.print(
-            f"[bold red]could not evaluate:[/] {escape(report.agent)} was not fully checked"
-        )
-        raise typer.Exit(3)
-    console.print(f"[green]{report.agent}: no score fell by more than {tolerance}[/]")
 
 
 #: The agents ``mesabench demo`` submits: (name, reference, family or None for every family).
