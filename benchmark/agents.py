@@ -310,6 +310,16 @@ def _path_part(reference: str) -> tuple[str, str] | None:
     return reference, ""
 
 
+def absolute_reference(reference: str) -> str:
+    """``reference`` with its path made absolute (as :func:`resolve` finds it from here),
+    for processes that run elsewhere; modules and reference policies are kept as they are."""
+    parts = _path_part(reference)
+    if parts is None:
+        return reference
+    path, suffix = parts
+    return f"{_locate(Path(path)).resolve()}{suffix}"
+
+
 def canonical_reference(reference: str) -> str:
     """``reference`` as a submission stores it: naming the same files from any directory.
 
