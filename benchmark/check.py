@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 import envs
 from benchmark import storage
 from benchmark.agents import AgentLoadError, resolve_stored
+from benchmark.executors import Executor
 from benchmark.results import NotStoredError, Scorer, stored_agent
 from benchmark.runner import DEFAULT_BATCH_SIZE
 from benchmark.sandbox import Limits
@@ -191,7 +192,7 @@ def check(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
     limits: Limits | None = None,
-    executor: Any = None,
+    executor: Executor | None = None,
 ) -> CheckReport:
     """Re-evaluate the stored agent ``name`` (newest version by default) and compare.
 
@@ -222,7 +223,7 @@ def _compare(
     batch_size: int,
     progress: bool,
     limits: Limits | None,
-    executor: Any,
+    executor: Executor | None,
 ) -> None:
     def objectives_of(family: str) -> tuple[str, ...]:
         try:
@@ -298,6 +299,7 @@ def _compare(
         progress=progress,
         description="Checking",
         limits=limits,
+        executor=executor,
     ):
         family = envs.get_family(job.target.family)
         try:

@@ -63,6 +63,22 @@ ProgressOption = Annotated[
     bool | None,
     typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal)."),
 ]
+ExecutorOption = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="Where runs are evaluated: local (a process pool of --workers) or ray (a Ray "
+        "cluster, one task per seed shard; pip install 'mesabench[ray]').",
+    ),
+]
+AddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        help="The Ray cluster to use with --executor ray (e.g. auto, or head-node:6379); "
+        "default: a local one started for the command.",
+    ),
+]
 _DEFAULT_LIMITS = Limits()
 ActTimeoutOption = Annotated[
     float,
@@ -151,6 +167,17 @@ def engine_for(db: str | None, *, create: bool = True):
         if db and url != db:
             message = message.replace(db, url)
         raise usage_error(f"cannot open database {url}: {message}") from None
+
+
+def executor_for(kind: str, address: str | None, workers: int):
+    """The executor the options name, ready (a Ray cluster reached) before any evaluation;
+    bad options or an unreachable cluster exit 2. Use it as a context manager."""
+    from benchmark.executors import ExecutorUnavailable, make_executor
+
+    try:
+        return make_executor(kind, workers=workers, address=address)
+    except (ValueError, ExecutorUnavailable) as error:
+        raise usage_error(str(error)) from None
 
 
 def show_progress(flag: bool | None) -> bool:
@@ -285,9 +312,10 @@ def evaluate_agents(
     fail_fast: bool = False,
     progress: bool = True,
     limits: Limits = _DEFAULT_LIMITS,
+    executor=None,
 ) -> bool:
-    """Evaluate agents' jobs (and missing references) into the database, all in one pool,
-    and say what became of each agent. True if no run failed."""
+    """Evaluate agents' jobs (and missing references) into the database, all on one
+    executor, and say what became of each agent. True if no run failed."""
     from benchmark.submission import FAILED, REUSED, SKIPPED, STORED, reference_jobs, run_jobs
 
     note_isolation(untrusted=not all(job.source.trusted for job in jobs))
@@ -296,7 +324,7 @@ def evaluate_agents(
     # References are needed only to score, not to evaluate: one pool runs everything.
     everything = run_jobs(
         engine, [*references, *jobs], workers=workers, batch_size=batch_size,
-        fail_fast=fail_fast, progress=progress, limits=limits,
+        fail_fast=fail_fast, progress=progress, limits=limits, executor=executor,
     )  # fmt: skip
     ref_failures = [o for o in everything if o.kind == "reference" and o.status == FAILED]
     for failure in ref_failures:
@@ -342,6 +370,8 @@ def submit(
     fail_fast: Annotated[
         bool, typer.Option("--fail-fast", help="Stop at the first failed run.")
     ] = False,
+    executor: ExecutorOption = "local",
+    address: AddressOption = None,
     db: DbOption = None,
     progress: ProgressOption = None,
     act_timeout: ActTimeoutOption = _DEFAULT_LIMITS.act_seconds,
@@ -358,10 +388,11 @@ def submit(
     limits = limits_of(act_timeout, startup_timeout, cpu_limit, memory_limit, max_processes)
     engine = writable(engine_for(db))
     jobs = agent_jobs(engine, agent, name, version, _targets(family, split), "agent", limits)
-    ok = evaluate_agents(
-        engine, jobs, workers=workers, batch_size=batch_size, fail_fast=fail_fast,
-        progress=show_progress(progress), limits=limits,
-    )  # fmt: skip
+    with executor_for(executor, address, workers) as where:
+        ok = evaluate_agents(
+            engine, jobs, workers=workers, batch_size=batch_size, fail_fast=fail_fast,
+            progress=show_progress(progress), limits=limits, executor=where,
+        )  # fmt: skip
     # Only the boards of the families just evaluated: the others did not change.
     evaluated = list(dict.fromkeys(job.target.family for job in jobs))
     _print_leaderboard(engine, family=None, split=None, highlight=name, families=evaluated)
@@ -468,6 +499,8 @@ def check(
     ] = False,
     workers: WorkersOption = 2,
     batch_size: BatchOption = DEFAULT_BATCH_SIZE,
+    executor: ExecutorOption = "local",
+    address: AddressOption = None,
     db: DbOption = None,
     progress: ProgressOption = None,
     act_timeout: ActTimeoutOption = _DEFAULT_LIMITS.act_seconds,
@@ -491,10 +524,12 @@ def check(
     show = show_progress(progress) if not as_json or progress else False
     try:
         note_isolation(untrusted=True)
-        report = run_check(
-            engine, name, version, tolerance=tolerance, families=family, splits=split,
-            workers=workers, batch_size=batch_size, progress=show, limits=limits,
-        )  # fmt: skip
+        with executor_for(executor, address, workers) as where:
+            report = run_check(
+                engine, name, version, tolerance=tolerance, families=family, splits=split,
+                workers=workers, batch_size=batch_size, progress=show, limits=limits,
+                executor=where,
+            )  # fmt: skip
     except (UnknownNameError, NotStoredError) as error:
         raise usage_error(str(error)) from None
     if junit_xml is not None:
@@ -566,6 +601,8 @@ DEMO_BASELINES = (
 def demo(
     family: FamilyOption = None,
     workers: WorkersOption = 2,
+    executor: ExecutorOption = "local",
+    address: AddressOption = None,
     db: DbOption = None,
     progress: ProgressOption = None,
     act_timeout: ActTimeoutOption = _DEFAULT_LIMITS.act_seconds,
@@ -594,9 +631,11 @@ def demo(
             continue
         targets = select_targets(families)
         jobs += agent_jobs(engine, reference, name, None, targets, "baseline", limits)
-    ok = evaluate_agents(
-        engine, jobs, workers=workers, progress=show_progress(progress), limits=limits
-    )
+    with executor_for(executor, address, workers) as where:
+        ok = evaluate_agents(
+            engine, jobs, workers=workers, progress=show_progress(progress), limits=limits,
+            executor=where,
+        )  # fmt: skip
     _print_leaderboard(engine, None, None)
     if not ok:
         raise typer.Exit(1)
