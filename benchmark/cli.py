@@ -7,6 +7,7 @@ found before any evaluation starts; 3 ``check`` could not evaluate.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -648,11 +649,23 @@ def perf(
         bool,
         typer.Option("--demo/--no-demo", help="Also measure the whole demo's peak memory (slow)."),
     ] = True,
+    with_ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help="Also run the same work on a process pool and a local Ray cluster: wall "
+            "times, and whether both stored identical episodes (needs mesabench[ray]).",
+        ),
+    ] = False,
 ) -> None:
     """Measure and print the speed figures quoted in the README (one core)."""
     from benchmark.perf import measure_all, perf_table
 
-    figures = measure_all(progress=not as_json and console.is_terminal, include_demo=with_demo)
+    if with_ray and importlib.util.find_spec("ray") is None:
+        raise usage_error("perf --ray needs Ray: pip install 'mesabench[ray]'")
+    figures = measure_all(
+        progress=not as_json and console.is_terminal, include_demo=with_demo, include_ray=with_ray
+    )
     if as_json:
         print(json.dumps(figures, indent=2))
     else:
