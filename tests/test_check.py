@@ -114,8 +114,17 @@ def test_a_regression_exits_1_with_a_junit_failure_per_objective(arena, tmp_path
     for element in (root, suite):
         assert element.get("tests") == str(len(cases))
         assert element.get("failures") == str(len(failed))
-        assert element.get("errors") == "0" and element.get("skipped") == "0"
+        assert element.get("errors") == "0"
         float(element.get("time"))
+    assert suite.get("skipped") == "0"
+    # Only attributes and children the common JUnit schemas know (Jenkins' junit-10.xsd).
+    assert set(root.attrib) <= {"name", "time", "tests", "failures", "disabled", "errors"}
+    assert set(suite.attrib) <= {"name", "tests", "failures", "errors", "time", "disabled",
+                                 "skipped", "timestamp", "hostname", "id", "package"}  # fmt: skip
+    assert suite[0].tag == "properties"
+    for case in cases:
+        assert set(case.attrib) == {"name", "classname", "time"}
+        assert {child.tag for child in case} <= {"failure", "error", "skipped"}
     assert suite.get("name") == "mesabench check mine@1"
     datetime.fromisoformat(suite.get("timestamp"))
     assert suite.get("hostname")
