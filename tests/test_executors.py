@@ -4,6 +4,7 @@ what one local run stores (bit-identical episodes), through the same storage pat
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -206,3 +207,21 @@ def test_submit_on_ray_sandboxes_the_agent(ray_cluster, tmp_path, monkeypatch):
     record = storage.get_submission(storage.make_engine(url, create=False), "boxed", "1")
     assert record.source == f"{(home / 'agent.py').resolve()}:factory"
     assert Path(record.source.split(":")[0]).is_absolute()
+
+
+@needs_ray
+def test_check_on_ray_compares_as_a_local_check_does(ray_cluster, tmp_path):
+    """`check --executor ray` re-evaluates in shards and finds the stored scores again."""
+    url = f"sqlite:///{tmp_path / 'check.db'}"
+    common = ["--family", "executive_hiring", "--split", "train", "--batch-size", str(BATCH),
+              "--db", url, "--no-progress"]  # fmt: skip
+    done = CliRunner().invoke(app, ["submit", RANDOM, "--name", "random", *common])
+    assert done.exit_code == 0, done.output
+    reports = {}
+    for executor in ("local", "ray"):
+        checked = CliRunner().invoke(app, ["check", "random", "--json", "--executor", executor,
+                                           *common])  # fmt: skip
+        assert checked.exit_code == 0, checked.output
+        reports[executor] = json.loads(checked.stdout)
+    assert reports["ray"]["comparisons"] == reports["local"]["comparisons"]
+    assert all(c["difference"] == 0 for c in reports["ray"]["comparisons"])
