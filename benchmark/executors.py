@@ -29,6 +29,7 @@ import dataclasses
 import difflib
 import multiprocessing
 import os
+import socket
 import sys
 import time
 from abc import ABC, abstractmethod
@@ -245,6 +246,9 @@ class RayExecutor(Executor):
             ) from None
         self.ray = ray
         self.started = False
+        address = address or os.environ.get("RAY_ADDRESS") or None  # Ray's own convention
+        if address is not None and not ray.is_initialized():
+            _check_reachable(address)
         if not ray.is_initialized():
             import logging
 
@@ -257,9 +261,8 @@ class RayExecutor(Executor):
             try:
                 ray.init(address=address, **options)
             except (ConnectionError, RuntimeError, ValueError) as error:
-                raise ExecutorUnavailable(
-                    f"cannot reach the Ray cluster at {address}: {error}"
-                ) from None
+                where = f"reach the Ray cluster at {address}" if address else "start Ray here"
+                raise ExecutorUnavailable(f"cannot {where}: {error}") from None
             self.started = True
         # Ray retries a task whose worker or node died; an agent's own failure is an
         # exception, never retried.
@@ -305,6 +308,21 @@ class RayExecutor(Executor):
         if self.started:
             self.ray.shutdown()
             self.started = False
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once when a ``host:port`` cluster address does not answer (``ray.init``
+    itself retries for minutes); other forms (``auto``) are left to Ray."""
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not port.isdigit() or not host:
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as error:
+        raise ExecutorUnavailable(
+            f"cannot reach the Ray cluster at {address}: {error} (is `ray start --head` "
+            "running there?)"
+        ) from None
 
 
 def make_executor(kind: str, *, workers: int = 2, address: str | None = None) -> Executor:

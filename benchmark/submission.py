@@ -15,6 +15,7 @@ no process outlives the command.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -186,9 +187,10 @@ def evaluate_jobs(
         TextColumn("{task.fields[current]}"),
         disable=not progress,
     )
-    with bar:
+    runs = executor.run(shards)
+    with bar, contextlib.closing(runs):  # closing this generator stops what still runs
         task = bar.add_task(description, total=len(jobs), current="")
-        for shard, get in executor.run(shards):
+        for shard, get in runs:
             if shard.job not in parts:
                 continue  # its job has already failed: the rest of it does not matter
             job = jobs[shard.job]

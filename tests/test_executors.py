@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +18,10 @@ from benchmark import storage
 from benchmark.agents import resolve
 from benchmark.cli import app
 from benchmark.executors import (
+    ExecutorUnavailable,
     InlineExecutor,
     PoolExecutor,
+    _check_reachable,
     make_executor,
     plan_shards,
 )
@@ -225,3 +229,27 @@ def test_check_on_ray_compares_as_a_local_check_does(ray_cluster, tmp_path):
         reports[executor] = json.loads(checked.stdout)
     assert reports["ray"]["comparisons"] == reports["local"]["comparisons"]
     assert all(c["difference"] == 0 for c in reports["ray"]["comparisons"])
+
+
+@needs_ray
+def test_submit_joins_a_running_cluster_by_its_address(ray_cluster, tmp_path):
+    """The README's recipe without `ray start`: another process's cluster, joined with
+    --address by a separate command, which leaves the cluster running."""
+    address = ray_cluster.get_runtime_context().gcs_address
+    url = f"sqlite:///{tmp_path / 'joined.db'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmark", "submit", RANDOM, "--name", "random", "--family",
+         "keys_chests", "--split", "train", "--batch-size", str(BATCH), "--executor", "ray",
+         "--address", address, "--db", url, "--no-progress"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "random@1: stored 1 new runs" in done.stdout
+    assert ray_cluster.is_initialized() and ray_cluster.cluster_resources().get("CPU") == 2
+
+
+def test_an_unreachable_cluster_is_named_at_once():
+    """`ray.init` would retry for minutes; the command says what is wrong (exit 2) instead."""
+    with pytest.raises(ExecutorUnavailable, match=r"cannot reach the Ray cluster at 127\.0\.0\.1"):
+        _check_reachable("127.0.0.1:1")
+    _check_reachable("auto")  # forms other than host:port are left to Ray
