@@ -62,7 +62,7 @@ class ExecutorUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Shard:
-    """One task: the agent ``reference`` on ``target``'s seeds ``seeds[start:stop]``."""
+    """One task: the agent ``reference`` on one seed shard of a job's target."""
 
     job: int  # the job's position in the list evaluated
     index: int  # this shard's position within its job
