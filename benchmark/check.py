@@ -36,7 +36,7 @@ from benchmark.executors import Executor
 from benchmark.results import NotStoredError, Scorer, stored_agent
 from benchmark.runner import DEFAULT_BATCH_SIZE
 from benchmark.sandbox import Limits
-from benchmark.scoring import normalised_matrices
+from benchmark.scoring import ScoringError, normalised_matrices
 from benchmark.stats import Estimate, iqm, paired_difference
 from benchmark.submission import Job, evaluate_jobs
 from benchmark.sweep import parse_shift, target_for
@@ -260,7 +260,11 @@ def _compare(
         except (UnknownNameError, ValueError):
             stale.setdefault(key, []).append(f"{run.env_id}: no longer registered")
             continue
-        played = np.unique(scorer.episodes(run.run_id).seed)
+        try:
+            played = np.unique(scorer.episodes(run.run_id).seed)
+        except ScoringError as error:  # a corrupt stored run: nothing to compare with
+            report.failures.append(Unchecked(*key, str(error), objectives_of(run.family)))
+            continue
         target = dataclasses.replace(target, seeds=tuple(int(s) for s in played))
         if target.fingerprint != run.fingerprint:
             stale.setdefault(key, []).append(
@@ -310,8 +314,14 @@ def _compare(
             )
             continue
         run = stored_runs[id(job)]
-        old = scorer.matrices(job.target, run.run_id)
-        new = normalised_matrices(episodes, scorer.normaliser(job.target))
+        try:
+            old = scorer.matrices(job.target, run.run_id)
+            new = normalised_matrices(episodes, scorer.normaliser(job.target))
+        except ScoringError as error:  # a reference missing or corrupt: no yardstick
+            report.failures.append(
+                Unchecked(family.name, job.target.split, str(error), family.objective_names)
+            )
+            continue
         mismatched = [o for o in family.objective_names if new[o].shape != old[o].shape]
         if mismatched:
             shape = mismatched[0]

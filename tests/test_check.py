@@ -240,3 +240,17 @@ def test_order_key_puts_declared_splits_then_shift_points():
     assert ordered[:2] == [("keys_chests", "train", "chests_opened"),
                            ("keys_chests", "train", "keys_collected")]  # fmt: skip
     assert [k[1] for k in ordered[::2]] == ["train", "many_keys", "shift=0.00", "shift=0.40"]
+
+
+def test_a_missing_reference_fails_its_splits_and_exits_3(arena):
+    """Without a yardstick nothing can be compared: each split says why (never a crash)."""
+    _, url = arena
+    engine = storage.make_engine(url)
+    (reference,) = [s for s in storage.list_submissions(engine, kind="reference")
+                    if s.name == "random"]  # fmt: skip
+    storage.delete_submission(engine, reference.name, reference.version)
+    done = check(url, "--json")
+    assert done.exit_code == 3, done.output
+    errors = json.loads(done.stdout)["errors"]
+    assert [(e["family"], e["split"]) for e in errors] == [(HIRING, "train"), (HIRING, "tenure")]
+    assert all("no random reference results" in e["reason"] for e in errors)
