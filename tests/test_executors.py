@@ -253,3 +253,20 @@ def test_an_unreachable_cluster_is_named_at_once():
     with pytest.raises(ExecutorUnavailable, match=r"cannot reach the Ray cluster at 127\.0\.0\.1"):
         _check_reachable("127.0.0.1:1")
     _check_reachable("auto")  # forms other than host:port are left to Ray
+
+
+@needs_ray
+def test_sweep_on_ray_stores_its_points(ray_cluster, tmp_path):
+    url = f"sqlite:///{tmp_path / 'sweep.db'}"
+    done = CliRunner().invoke(app, ["submit", RANDOM, "--name", "random", "--family",
+                                    "executive_hiring", "--split", "train", "--db", url,
+                                    "--no-progress"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    swept = CliRunner().invoke(app, ["sweep", "random", "--family", "executive_hiring",
+                                     "--points", "2", "--seeds", "8", "--executor", "ray",
+                                     "--out", str(tmp_path), "--db", url,
+                                     "--no-progress"])  # fmt: skip
+    assert swept.exit_code == 0, swept.output
+    runs = storage.all_runs(storage.make_engine(url, create=False))
+    assert {r.split for r in runs if r.name == "random"} == {"train", "shift=0.00", "shift=1.00"}
+    assert (tmp_path / "curve_executive_hiring.png").exists()
