@@ -25,7 +25,7 @@ from benchmark.protocol import UnsupportedFamily
 from benchmark.results import NotStoredError, Scorer, stored_agent
 from benchmark.runner import DEFAULT_BATCH_SIZE, AgentFailure
 from benchmark.sandbox import Limits
-from benchmark.scoring import normalised_matrices
+from benchmark.scoring import ScoringError, normalised_matrices
 from benchmark.stats import Estimate, iqm, paired_difference
 from benchmark.submission import Job, evaluate_jobs
 from benchmark.sweep import target_for
@@ -110,7 +110,11 @@ def check(
         except (UnknownNameError, ValueError):
             report.notes.append(f"{run.family}/{run.split} is no longer registered: skipped")
             continue
-        played = np.unique(scorer.episodes(run.run_id).seed)
+        try:
+            played = np.unique(scorer.episodes(run.run_id).seed)
+        except ScoringError as error:  # a corrupt stored run: nothing to compare with
+            report.failures.append(f"{run.family}/{run.split}: {error}")
+            continue
         target = dataclasses.replace(target, seeds=tuple(int(s) for s in played))
         if target.fingerprint != run.fingerprint:
             report.notes.append(
@@ -137,8 +141,12 @@ def check(
             continue
         family = envs.get_family(job.target.family)
         run = stored_runs[job.target.label]
-        old = scorer.matrices(job.target, run.run_id)
-        new = normalised_matrices(episodes, scorer.normaliser(job.target))
+        try:
+            old = scorer.matrices(job.target, run.run_id)
+            new = normalised_matrices(episodes, scorer.normaliser(job.target))
+        except ScoringError as error:  # a reference missing or corrupt: no yardstick
+            report.failures.append(f"{job.target.label}: {error}")
+            continue
         for objective in family.objective_names:
             if new[objective].shape != old[objective].shape:
                 report.failures.append(

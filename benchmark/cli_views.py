@@ -390,7 +390,10 @@ def export(
     if fmt not in FORMATS:
         raise usage_error(f"unknown --format {fmt!r}: expected one of {', '.join(FORMATS)}")
     engine = engine_for(db, create=False)
-    runs = export_runs(engine, episodes=episodes)
+    corrupt: list[str] = []
+    runs = export_runs(engine, episodes=episodes, corrupt=corrupt)
+    for problem in corrupt:  # exported without scores, and said so
+        errors.print(f"[yellow]warning:[/] {escape(problem)}")
     text = to_json(runs) if fmt == "json" else to_csv(runs, episodes=episodes)
     if out is None:
         sys.stdout.write(text)
