@@ -425,6 +425,22 @@ def _new_engine(url: str) -> Engine:
     return engine
 
 
+def as_url(text: str) -> str:
+    """A database URL, or a file path taken as a SQLite database (``results.db``)."""
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for ``url`` that checks nothing and changes nothing (for ``mesabench db``).
+
+    Raises :class:`DatabaseDriverError` when the driver is missing.
+    """
+    display_url(url)
+    return _new_engine(url)
+
+
 def make_engine(url: str | None = None, *, create: bool = True) -> Engine:
     """An engine for ``url`` (default :func:`default_url`).
 
@@ -723,6 +739,12 @@ def list_submissions(engine: Engine, *, kind: str | None = None) -> list[Submiss
         query = query.where(Submission.kind == kind)
     with Session(engine) as s:
         return [_submission_record(r) for r in s.scalars(query)]
+
+
+def submission_ids_with_runs(engine: Engine) -> set[int]:
+    """Ids of the submissions that have at least one stored run."""
+    with Session(engine) as s:
+        return set(s.scalars(select(Run.submission_id).distinct()))
 
 
 def delete_submission(engine: Engine, name: str, version: str) -> int:
@@ -1219,6 +1241,112 @@ def reference_runs(engine: Engine, fingerprint: str) -> dict[str, int]:
     )
     with Session(engine) as s:
         return {name: run_id for name, run_id in s.execute(query)}
+
+
+# --------------------------------------------------------------------------- copying
+
+
+@dataclass(frozen=True)
+class CopyReport:
+    """What :func:`copy_database` did: rows added to the destination, and the runs it
+    already held (the same submission version, environment and seeds)."""
+
+    submissions: int
+    environments: int
+    runs: int
+    episodes: int
+    runs_already_there: int
+
+
+class CopyConflictError(ValueError):
+    """The destination holds a submission name and version with another checksum (or the
+    source a corrupt run): nothing was copied."""
+
+
+def _columns_of(row: Any, table: Any) -> dict[str, Any]:
+    return {c.name: getattr(row, c.name) for c in table.columns if c.name != "id"}
+
+
+def copy_database(source: Engine, destination: Engine) -> CopyReport:
+    """Copy every submission, environment, run and episode of ``source`` into
+    ``destination``, keeping names, versions, checksums and timestamps, in one
+    transaction of the destination (an error leaves it as it was).
+
+    Rows the destination already has are merged: the same submission (name, version
+    and checksum) and environment (fingerprint) are re-used, and a run it already holds
+    (same submission version, environment and seeds) is not copied again. The same name
+    and version with another checksum there refuses the whole copy
+    (:class:`CopyConflictError`), as does a source run that fails validation. Claims of
+    runs being evaluated are not copied.
+    """
+    with Session(source) as src:
+        submissions = list(src.scalars(select(Submission).order_by(Submission.id)))
+        environments = list(src.scalars(select(Environment).order_by(Environment.id)))
+        runs = list(src.scalars(select(Run).order_by(Run.id)))
+        src.expunge_all()
+    for run in runs:  # nothing corrupt goes anywhere
+        try:
+            load_episodes(source, run.id)
+        except CorruptRunError as error:
+            raise CopyConflictError(f"{error}: nothing was copied") from None
+    added = dict(submissions=0, environments=0, runs=0, episodes=0, already=0)
+    with Session(destination) as dst, dst.begin():
+        sub_ids: dict[int, int] = {}
+        for row in submissions:
+            there = dst.scalars(
+                select(Submission).where(
+                    Submission.name == row.name, Submission.version == row.version
+                )
+            ).one_or_none()
+            if there is not None and there.checksum != row.checksum:
+                raise CopyConflictError(
+                    f"{row.name}@{row.version} is stored in the destination with checksum "
+                    f"{there.checksum[:12]}, in the source with {row.checksum[:12]}: a version "
+                    "never changes meaning, so nothing was copied (delete or rename one first)"
+                )
+            if there is None:
+                there = Submission(**_columns_of(row, Submission.__table__))
+                dst.add(there)
+                dst.flush()
+                added["submissions"] += 1
+            sub_ids[row.id] = there.id
+        env_ids: dict[int, int] = {}
+        for row in environments:
+            there_id = dst.scalar(
+                select(Environment.id).where(Environment.fingerprint == row.fingerprint)
+            )
+            if there_id is None:
+                new = Environment(**_columns_of(row, Environment.__table__))
+                dst.add(new)
+                dst.flush()
+                there_id = new.id
+                added["environments"] += 1
+            env_ids[row.id] = there_id
+        episode_columns = [c for c in Episode.__table__.columns if c.name not in ("id", "run_id")]
+        for row in runs:
+            key = (sub_ids[row.submission_id], env_ids[row.environment_id], row.seeds_digest)
+            if dst.scalar(select(Run.id).where(*_run_key(Run, *key))) is not None:
+                added["already"] += 1
+                continue
+            values = _columns_of(row, Run.__table__)
+            values |= dict(submission_id=key[0], environment_id=key[1])
+            new_run = Run(**values)
+            dst.add(new_run)
+            dst.flush()
+            with Session(source) as src:
+                rows = src.execute(
+                    select(*episode_columns).where(Episode.run_id == row.id).order_by(Episode.id)
+                ).all()
+            dst.execute(
+                insert(Episode.__table__),
+                [{"run_id": new_run.id, **r._asdict()} for r in rows],
+            )
+            added["runs"] += 1
+            added["episodes"] += len(rows)
+    return CopyReport(
+        added["submissions"], added["environments"], added["runs"], added["episodes"],
+        added["already"],
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- performance
