@@ -113,7 +113,7 @@ def check(
         try:
             played = np.unique(scorer.episodes(run.run_id).seed)
         except ScoringError as error:  # a corrupt stored run: nothing to compare with
-            report.failures.append(f"{run.family}/{run.split}: {error}")
+            report.failures.append(str(error))  # it names the run, family and split
             continue
         target = dataclasses.replace(target, seeds=tuple(int(s) for s in played))
         if target.fingerprint != run.fingerprint:
@@ -145,7 +145,7 @@ def check(
             old = scorer.matrices(job.target, run.run_id)
             new = normalised_matrices(episodes, scorer.normaliser(job.target))
         except ScoringError as error:  # a reference missing or corrupt: no yardstick
-            report.failures.append(f"{job.target.label}: {error}")
+            report.failures.append(str(error))  # it names the split (and the run)
             continue
         for objective in family.objective_names:
             if new[objective].shape != old[objective].shape:
