@@ -31,6 +31,7 @@ from benchmark.cli import (
     errors,
     show_progress,
     usage_error,
+    warn_problems,
 )
 from benchmark.runner import DEFAULT_BATCH_SIZE
 from envs.family import Family, UnknownNameError
@@ -225,6 +226,7 @@ def plot_map(
         _family(family)
     path = _new_file(out / (f"map_{family}.png" if family else "map.png"), overwrite)
     results = Scorer(engine).agent_results(family=family)
+    warn_problems(results)  # a corrupt or reference-less run is named, and left out
     if not results:
         raise usage_error("the leaderboard is empty: submit an agent first (or `mesabench demo`)")
     panels = []
