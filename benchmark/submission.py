@@ -286,7 +286,10 @@ class _ClaimKeeper:
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        storage.release_all_claims(self.engine)
+        # Never mask what ended the evaluation; a claim left behind is taken over
+        # once its owner is found gone.
+        with contextlib.suppress(Exception):
+            storage.release_all_claims(self.engine)
 
 
 def run_jobs(
