@@ -274,16 +274,9 @@ def agent_jobs(
     # another agent under the same name gets another version before either evaluates.
     info = storage.SubmissionInfo(name, version or "next", source.checksum, source.reference, kind)
     try:
-        claimed, _ = storage.claim_submission(engine, info, version)
-    except SubmissionConflictError:
-        existing = storage.get_submission(engine, name, str(version))
-        assert existing is not None
-        raise usage_error(
-            f"{name}@{version} is already stored with another checksum "
-            f"({existing.checksum[:12]}, now {source.checksum[:12]}): a published version never "
-            "changes meaning; submit under a new --version (or omit --version)"
-        ) from None
-    version = claimed.version
+        version, _ = storage.claim_submission(engine, info, version)
+    except SubmissionConflictError as conflict:
+        raise usage_error(f"{conflict} Omit --version to take the next free one.") from None
     for other in storage.submissions_by_checksum(engine, source.checksum):
         if other.name != name:
             console.print(f"[dim]note: the same agent is stored as {other.label}[/]")

@@ -24,11 +24,16 @@ number of machines sharing a PostgreSQL server) can submit at once:
   exist is ``INSERT ... ON CONFLICT DO NOTHING``; the loser of a race reads the
   winner's row instead (:func:`store_run` returns the stored run, ``created`` False);
 - a submission's name and version are claimed before it is evaluated
-  (:func:`claim_submission`): the next free version is taken by an insert that
-  fails over to the next number when another process took it first;
-- a run about to be evaluated is claimed in :class:`RunClaim` (:func:`claim_run`),
+  (:func:`claim_submission`, a :class:`VersionClaim`): the next free version is
+  taken by an insert that fails over to the next number when another process
+  took it first;
+- a run about to be evaluated is claimed (:func:`claim_run`, a :class:`RunClaim`),
   so a run (a reference run most of all) is evaluated by one process while the
   others wait for it and re-use it.
+
+Claims name what they claim (no submission or environment row is written before
+a run is stored), so an evaluation that fails, or a process that is killed,
+leaves no submission behind; a claim whose owner is gone is taken over.
 
 Rows are validated when read (:func:`load_episodes` raises :class:`CorruptRunError`
 naming the run). The schema is versioned by Alembic (``benchmark/migrations``):
@@ -217,27 +222,47 @@ class Episode(Base):
 class RunClaim(Base):
     """A run some process is evaluating now: the others wait for it instead of
     evaluating it again. Deleted when the run is stored (in the same transaction) or
-    the evaluation fails; a claim whose owner died is taken over (:func:`claim_run`)."""
+    the evaluation fails; a claim whose owner is gone is taken over (:func:`claim_run`).
+    It names the run (submission name and version, environment fingerprint, seeds), so
+    nothing else is written before the run is."""
 
     __tablename__ = "run_claims"
     __table_args__ = (
         Index(
-            "uq_run_claims_submission_environment_seeds",
-            "submission_id",
-            "environment_id",
+            "uq_run_claims_run",
+            "submission_name",
+            "submission_version",
+            "fingerprint",
             "seeds_digest",
             unique=True,
         ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
-    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
+    submission_name: Mapped[str] = mapped_column(String(200))
+    submission_version: Mapped[str] = mapped_column(String(100))
+    fingerprint: Mapped[str] = mapped_column(String(64))
     seeds_digest: Mapped[str] = mapped_column(String(64))
     #: ``host:pid`` of the claiming process (see :func:`claim_owner`).
     owner: Mapped[str] = mapped_column(String(300))
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
     #: Renewed by the owner while it evaluates (:func:`renew_claims`).
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+class VersionClaim(Base):
+    """A submission name and version taken by a command that is evaluating it (its
+    submission row is written with its first run). Released when the command ends."""
+
+    __tablename__ = "version_claims"
+    __table_args__ = (Index("uq_version_claims_name_version", "name", "version", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(100))
+    checksum: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(300))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
 
 
@@ -673,45 +698,74 @@ def register_submission(engine: Engine, info: SubmissionInfo) -> tuple[Submissio
 
 def claim_submission(
     engine: Engine, info: SubmissionInfo, version: str | None = None
-) -> tuple[SubmissionRecord, bool]:
-    """Claim a name and version for ``info`` before it is evaluated. Returns
-    ``(record, created)``.
+) -> tuple[str, bool]:
+    """Claim a name and version for ``info`` before it is evaluated. Returns ``(version,
+    stored)``: ``stored`` when that version is stored already (with this checksum).
 
-    With ``version`` (or ``info.version`` when ``version`` is ``""``) that version, as
-    :func:`register_submission` does. With ``version=None``: the version this exact
-    agent (same name and checksum) already has, else the next integer version of the
-    name. The claim is atomic: when another process takes the same number first, the
-    insert is a no-op and the next number is tried, so N different agents submitted
-    under one name at once get N distinct versions.
+    With ``version``: that version, unless it is stored or claimed with another checksum
+    (:class:`SubmissionConflictError`). With ``version=None``: the version this exact
+    agent (same name and checksum) has or is being evaluated under, else the next
+    integer version of the name. The claim is atomic: when another process takes the
+    same number first, the insert is a no-op and the next number is tried, so N
+    different agents submitted under one name at once get N distinct versions, before
+    any of them is evaluated. Nothing but the claim is written: the submission row comes
+    with its first run, and the claim ends with the command (:func:`release_all_claims`).
     """
-    if version is not None:
-        return register_submission(engine, _with_version(info, version or info.version))
     for _ in range(1000):
         with Session(engine) as s, s.begin():
-            mine = s.scalars(
-                select(Submission)
-                .where(Submission.name == info.name, Submission.checksum == info.checksum)
-                .order_by(Submission.id)
-                .limit(1)
-            ).one_or_none()
-            if mine is not None:
-                return _submission_record(mine), False
-            versions = s.scalars(select(Submission.version).where(Submission.name == info.name))
-            number = max((int(v) for v in versions if v.isdigit()), default=0) + 1
-            new_id = _insert_or_ignore(
-                s, Submission.__table__, _submission_values(info, str(number)),
-                ["name", "version"],
-            )  # fmt: skip
-            if new_id is not None:
-                return _submission_record(s.get_one(Submission, new_id)), True
-        # Another process took that number (with this agent or another): look again.
+            _drop_stale_version_claims(s, info.name)
+            stored = {
+                r.version: r.checksum
+                for r in s.scalars(select(Submission).where(Submission.name == info.name))
+            }
+            claimed = {
+                c.version: c.checksum
+                for c in s.scalars(select(VersionClaim).where(VersionClaim.name == info.name))
+            }
+            if version is not None:
+                checksum = stored.get(version) or claimed.get(version)
+                if checksum is not None and checksum != info.checksum:
+                    raise SubmissionConflictError(
+                        f"submission {info.name!r} version {version!r} is already "
+                        f"{'stored' if version in stored else 'being evaluated'} with checksum "
+                        f"{checksum[:12]}; what was loaded now from {info.source!r} has "
+                        f"checksum {info.checksum[:12]}. A published version never changes "
+                        "meaning: submit it under a new version."
+                    )
+                chosen = version
+            else:
+                mine = [v for v, c in (*stored.items(), *claimed.items()) if c == info.checksum]
+                if mine:
+                    chosen = min(
+                        mine, key=lambda v: (not v.isdigit(), int(v) if v.isdigit() else 0)
+                    )
+                else:
+                    numbers = [int(v) for v in (*stored, *claimed) if v.isdigit()]
+                    chosen = str(max(numbers, default=0) + 1)
+            if chosen in stored:
+                return chosen, True
+            if chosen in claimed:  # the same agent, evaluated by another command now
+                return chosen, False
+            values = dict(name=info.name, version=chosen, checksum=info.checksum,
+                          owner=claim_owner(), claimed_at=_now(), heartbeat_at=_now())  # fmt: skip
+            if _insert_or_ignore(s, VersionClaim.__table__, values, ["name", "version"]):
+                return chosen, False
+        # Another process claimed that version first: look again.
     raise RuntimeError(f"could not claim a version of {info.name!r}")
 
 
-def _with_version(info: SubmissionInfo, version: str) -> SubmissionInfo:
-    from dataclasses import replace
+def _is_stale(owner: str, heartbeat_at: datetime) -> bool:
+    return (_now() - heartbeat_at).total_seconds() > CLAIM_TIMEOUT_S or _owner_is_dead(owner)
 
-    return replace(info, version=version)
+
+def _drop_stale_version_claims(s: Session, name: str) -> None:
+    for claim in s.scalars(select(VersionClaim).where(VersionClaim.name == name)):
+        if _is_stale(claim.owner, claim.heartbeat_at):
+            s.execute(
+                delete(VersionClaim).where(
+                    VersionClaim.id == claim.id, VersionClaim.owner == claim.owner
+                )
+            )
 
 
 def get_submission(engine: Engine, name: str, version: str) -> SubmissionRecord | None:
@@ -886,7 +940,7 @@ def insert_run(
             if submission.privileged and not sub.privileged:
                 sub.privileged = True
             sub.n_instances = max(sub.n_instances, episodes.n_instances)
-        s.execute(delete(RunClaim).where(*_run_key(RunClaim, *key)))
+        s.execute(delete(RunClaim).where(*_claim_key(submission, environment.fingerprint, digest)))
         return run_id, created
 
 
@@ -936,6 +990,15 @@ class Claim:
     owner: str = ""
 
 
+def _claim_key(submission: SubmissionInfo, fingerprint: str, digest: str) -> tuple:
+    return (
+        RunClaim.submission_name == submission.name,
+        RunClaim.submission_version == submission.version,
+        RunClaim.fingerprint == fingerprint,
+        RunClaim.seeds_digest == digest,
+    )
+
+
 def claim_run(
     engine: Engine, submission: SubmissionInfo, environment: EnvironmentInfo, digest: str
 ) -> Claim:
@@ -943,32 +1006,46 @@ def claim_run(
     before evaluating it, so that it is evaluated once however many processes want it.
 
     One transaction: the run is already stored (``stored``); nobody claims it, or its
-    claim is stale (the owner died: :data:`CLAIM_TIMEOUT_S`), and this process claims
+    claim is stale (its owner is gone: :data:`CLAIM_TIMEOUT_S`), and this process claims
     it (``claimed``); or another live process evaluates it (``busy``: wait, and look
     again). Storing the run (:func:`insert_run`) or :func:`release_claim` ends a claim.
+    Nothing but the claim is written.
     """
     me = claim_owner()
     with Session(engine) as s, s.begin():
-        sub, _ = _get_or_add_submission(s, submission)
-        env = _get_or_add_environment(s, environment)
-        key = (sub.id, env.id, digest)
-        run_id = s.scalars(select(Run.id).where(*_run_key(Run, *key))).one_or_none()
-        if run_id is not None:
-            return Claim("stored", run_id)
         values = dict(
-            submission_id=sub.id, environment_id=env.id, seeds_digest=digest, owner=me,
+            submission_name=submission.name, submission_version=submission.version,
+            fingerprint=environment.fingerprint, seeds_digest=digest, owner=me,
             claimed_at=_now(), heartbeat_at=_now(),
         )  # fmt: skip
-        cols = ["submission_id", "environment_id", "seeds_digest"]
-        if _insert_or_ignore(s, RunClaim.__table__, values, cols) is not None:
+        key = ["submission_name", "submission_version", "fingerprint", "seeds_digest"]
+        claim_id = _insert_or_ignore(s, RunClaim.__table__, values, key)
+        # Looked for after the insert: a process that stored the run (and dropped its
+        # claim) just before is seen now, so the run is not evaluated a second time.
+        run_id = s.scalar(
+            select(Run.id)
+            .join(Submission, Run.submission_id == Submission.id)
+            .join(Environment, Run.environment_id == Environment.id)
+            .where(
+                Submission.name == submission.name,
+                Submission.version == submission.version,
+                Environment.fingerprint == environment.fingerprint,
+                Run.seeds_digest == digest,
+            )
+        )
+        if run_id is not None:
+            if claim_id is not None:
+                s.execute(delete(RunClaim).where(RunClaim.id == claim_id))
+            return Claim("stored", run_id)
+        if claim_id is not None:
             return Claim("claimed", owner=me)
-        claim = s.scalars(select(RunClaim).where(*_run_key(RunClaim, *key))).one_or_none()
+        where = _claim_key(submission, environment.fingerprint, digest)
+        claim = s.scalars(select(RunClaim).where(*where)).one_or_none()
         if claim is None:  # released between our insert and this read: try again later
             return Claim("busy")
         if claim.owner == me:
             return Claim("claimed", owner=me)
-        age = (_now() - claim.heartbeat_at).total_seconds()
-        if age > CLAIM_TIMEOUT_S or _owner_is_dead(claim.owner):
+        if _is_stale(claim.owner, claim.heartbeat_at):
             # Taken over only if it is still that stale claim (another waiter may be first).
             taken = s.execute(
                 update(RunClaim)
@@ -985,35 +1062,29 @@ def release_claim(
 ) -> None:
     """End this process's claim of that run without storing it (its evaluation failed)."""
     with Session(engine) as s, s.begin():
-        sub_id = s.scalar(
-            select(Submission.id).where(
-                Submission.name == submission.name, Submission.version == submission.version
-            )
-        )
-        env_id = s.scalar(
-            select(Environment.id).where(Environment.fingerprint == environment.fingerprint)
-        )
-        if sub_id is None or env_id is None:
-            return
         s.execute(
             delete(RunClaim).where(
-                *_run_key(RunClaim, sub_id, env_id, digest), RunClaim.owner == claim_owner()
+                *_claim_key(submission, environment.fingerprint, digest),
+                RunClaim.owner == claim_owner(),
             )
         )
 
 
 def renew_claims(engine: Engine) -> int:
     """Renew every claim this process holds (it is still evaluating). Returns how many."""
+    me, now = claim_owner(), _now()
     with Session(engine) as s, s.begin():
-        return s.execute(
-            update(RunClaim).where(RunClaim.owner == claim_owner()).values(heartbeat_at=_now())
-        ).rowcount
+        return sum(
+            s.execute(update(table).where(table.owner == me).values(heartbeat_at=now)).rowcount
+            for table in (RunClaim, VersionClaim)
+        )
 
 
 def release_all_claims(engine: Engine) -> None:
-    """End every claim this process still holds (it is leaving)."""
+    """End every claim this process still holds (it is leaving): its runs and versions."""
     with Session(engine) as s, s.begin():
-        s.execute(delete(RunClaim).where(RunClaim.owner == claim_owner()))
+        for table in (RunClaim, VersionClaim):
+            s.execute(delete(table).where(table.owner == claim_owner()))
 
 
 def find_run(

@@ -55,20 +55,22 @@ def submit_another_agent_under_one_name(url, barrier, out, index) -> None:
     checksum = f"{index}" * 64
     barrier.wait()
     try:
-        record, _ = storage.claim_submission(engine, submission("shared", checksum), None)
+        version, _ = storage.claim_submission(engine, submission("shared", checksum), None)
     except storage.SubmissionConflictError:
         out.put("conflict before evaluating")
         return
     time.sleep(0.3)  # evaluating
     try:
         storage.store_run(
-            engine, submission("shared", checksum, record.version), ENVIRONMENT,
+            engine, submission("shared", checksum, version), ENVIRONMENT,
             episodes(range(50)), datetime.now(UTC), 1.0,
         )  # fmt: skip
     except storage.SubmissionConflictError:
         out.put("conflict after evaluating")
         return
-    out.put(record.version)
+    finally:
+        storage.release_all_claims(engine)
+    out.put(version)
 
 
 def submit_needing_the_same_references(url, barrier, out, index, log: str) -> None:

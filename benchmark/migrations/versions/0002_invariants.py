@@ -1,5 +1,6 @@
 """Invariants the database enforces: one run per (submission, environment, seed set),
-one episode per (run, instance, seed), and claims of runs being evaluated.
+one episode per (run, instance, seed), and claims of the runs and versions being
+evaluated.
 
 Rows that would break the new unique indexes are removed first, keeping the
 earliest (the lowest id), which is the row an ``INSERT ... ON CONFLICT DO NOTHING``
@@ -85,32 +86,37 @@ def upgrade() -> None:
     op.create_table(
         "run_claims",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column(
-            "submission_id",
-            sa.Integer(),
-            sa.ForeignKey("submissions.id", ondelete="CASCADE"),
-            nullable=False,
-        ),
-        sa.Column(
-            "environment_id",
-            sa.Integer(),
-            sa.ForeignKey("environments.id", ondelete="CASCADE"),
-            nullable=False,
-        ),
+        sa.Column("submission_name", sa.String(200), nullable=False),
+        sa.Column("submission_version", sa.String(100), nullable=False),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
         sa.Column("seeds_digest", sa.String(64), nullable=False),
         sa.Column("owner", sa.String(300), nullable=False),
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index(
-        "uq_run_claims_submission_environment_seeds",
+        "uq_run_claims_run",
         "run_claims",
-        ["submission_id", "environment_id", "seeds_digest"],
+        ["submission_name", "submission_version", "fingerprint", "seeds_digest"],
         unique=True,
+    )
+    op.create_table(
+        "version_claims",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("version", sa.String(100), nullable=False),
+        sa.Column("checksum", sa.String(64), nullable=False),
+        sa.Column("owner", sa.String(300), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index(
+        "uq_version_claims_name_version", "version_claims", ["name", "version"], unique=True
     )
 
 
 def downgrade() -> None:
+    op.drop_table("version_claims")
     op.drop_table("run_claims")
     op.create_index("ix_episodes_run_id", "episodes", ["run_id"])
     op.drop_index("uq_episodes_run_instance_seed", table_name="episodes")
