@@ -116,7 +116,10 @@ def running_server() -> Iterator[Server]:
     assert binaries is not None, unavailable()
     as_postgres = os.geteuid() == 0
     prefix = ["runuser", "-u", USER, "--"] if as_postgres else []
-    with tempfile.TemporaryDirectory(prefix="mesabench-pg-") as tmp:
+    # As root, under /tmp (whatever TMPDIR says): the postgres user must reach it.
+    with tempfile.TemporaryDirectory(
+        prefix="mesabench-pg-", dir="/tmp" if as_postgres else None
+    ) as tmp:
         root = Path(tmp)
         data, log, secret = root / "data", root / "server.log", root / "password"
         secret.write_text(PASSWORD + "\n")

@@ -364,3 +364,11 @@ def test_a_missing_driver_names_the_extra_to_install():
                           text=True, timeout=120)  # fmt: skip
     assert "pip install 'mesabench[postgres]'" in done.stdout, done.stderr
     assert "me:***@localhost" in done.stdout and ":pw@" not in done.stdout
+
+
+def test_without_server_binaries_the_postgresql_tests_skip_saying_why(monkeypatch):
+    import postgres
+
+    monkeypatch.delenv(postgres.URL_ENV_VAR, raising=False)
+    monkeypatch.setattr(postgres, "server_binaries", lambda: None)
+    assert "apt-get install postgresql" in postgres.unavailable()
