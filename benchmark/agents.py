@@ -297,6 +297,67 @@ def _locate(path: Path) -> Path:
     return REPO_ROOT / path
 
 
+def _path_part(reference: str) -> tuple[str, str] | None:
+    """(path, ``:factory`` suffix or "") of a reference that names files, else None
+    (a module or a reference policy, which name no path)."""
+    if reference.startswith(REFERENCE_PREFIX):
+        return None
+    target, colon, attribute = reference.rpartition(":")
+    if colon and target.endswith(".py"):
+        return target, f":{attribute}"
+    if colon:
+        return None  # package.module:factory
+    return reference, ""
+
+
+def absolute_reference(reference: str) -> str:
+    """``reference`` with its path made absolute (as :func:`resolve` finds it from here),
+    for processes that run elsewhere; modules and reference policies are kept as they are."""
+    parts = _path_part(reference)
+    if parts is None:
+        return reference
+    path, suffix = parts
+    return f"{_locate(Path(path)).resolve()}{suffix}"
+
+
+def canonical_reference(reference: str) -> str:
+    """``reference`` as a submission stores it: naming the same files from any directory.
+
+    A path inside this checkout is kept relative to the checkout's root, so a
+    database moves with the repository (the committed ``results.db`` is read from
+    clones anywhere); any other path becomes absolute. Modules and reference
+    policies are kept as they are.
+    """
+    parts = _path_part(reference)
+    if parts is None:
+        return reference
+    path, suffix = parts
+    absolute = _locate(Path(path)).resolve()
+    root = REPO_ROOT.resolve()
+    if absolute.is_relative_to(root):
+        return f"{absolute.relative_to(root).as_posix()}{suffix}"
+    return f"{absolute}{suffix}"
+
+
+def resolve_stored(stored: str) -> AgentSource:
+    """The agent a stored submission's ``source`` names, the same from any working directory.
+
+    A relative path is read against this checkout's root first (that is how
+    :func:`canonical_reference` stores a path inside it); a relative path of a row
+    stored before sources were canonical, found under neither, is looked up as
+    :func:`resolve` does. The source returned names absolute paths, so the agent
+    process and remote workers load exactly these files whatever their directory.
+    """
+    parts = _path_part(stored)
+    if parts is not None and not Path(parts[0]).is_absolute():
+        path, suffix = parts
+        anchored = REPO_ROOT / path
+        located = anchored if anchored.exists() else _locate(Path(path))
+        if located.exists():
+            stored = f"{located.resolve()}{suffix}"
+    return resolve(stored)
+
+
 def reference_source(family: str, policy: str) -> AgentSource:
     """The family's reference policy ``policy`` (``random`` or ``oracle:<objective>``)."""
     return resolve(f"{REFERENCE_PREFIX}{family}:{policy}")

@@ -7,6 +7,7 @@ found before any evaluation starts; 3 ``check`` could not evaluate.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -63,6 +64,22 @@ BatchOption = Annotated[
 ProgressOption = Annotated[
     bool | None,
     typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+]
+ExecutorOption = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="Where runs are evaluated: local (a process pool of --workers) or ray (a Ray "
+        "cluster, one task per seed shard; pip install 'mesabench[ray]').",
+    ),
+]
+AddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        help="The Ray cluster to use with --executor ray (e.g. auto, or head-node:6379); "
+        "default: a local one started for the command.",
+    ),
 ]
 _DEFAULT_LIMITS = Limits()
 ActTimeoutOption = Annotated[
@@ -159,6 +176,17 @@ def engine_for(db: str | None, *, create: bool = True):
     except Exception as error:  # a bad URL, a server refusing what we asked
         cause = getattr(error, "orig", None) or error  # the driver's sentence, not the SQL
         raise usage_error(f"cannot open database {storage.display_url(url)}: {cause}") from None
+
+
+def executor_for(kind: str, address: str | None, workers: int):
+    """The executor the options name, ready (a Ray cluster reached) before any evaluation;
+    bad options or an unreachable cluster exit 2. Use it as a context manager."""
+    from benchmark.executors import ExecutorUnavailable, make_executor
+
+    try:
+        return make_executor(kind, workers=workers, address=address)
+    except (ValueError, ExecutorUnavailable) as error:
+        raise usage_error(str(error)) from None
 
 
 def show_progress(flag: bool | None) -> bool:
@@ -292,9 +320,10 @@ def evaluate_agents(
     fail_fast: bool = False,
     progress: bool = True,
     limits: Limits = _DEFAULT_LIMITS,
+    executor=None,
 ) -> bool:
-    """Evaluate agents' jobs (and missing references) into the database, all in one pool,
-    and say what became of each agent. True if no run failed."""
+    """Evaluate agents' jobs (and missing references) into the database, all on one
+    executor, and say what became of each agent. True if no run failed."""
     from benchmark.submission import FAILED, REUSED, SKIPPED, STORED, reference_jobs, run_jobs
 
     note_isolation(untrusted=not all(job.source.trusted for job in jobs))
@@ -303,7 +332,7 @@ def evaluate_agents(
     # References are needed only to score, not to evaluate: one pool runs everything.
     everything = run_jobs(
         engine, [*references, *jobs], workers=workers, batch_size=batch_size,
-        fail_fast=fail_fast, progress=progress, limits=limits,
+        fail_fast=fail_fast, progress=progress, limits=limits, executor=executor,
     )  # fmt: skip
     ref_failures = [o for o in everything if o.kind == "reference" and o.status == FAILED]
     for failure in ref_failures:
@@ -349,6 +378,8 @@ def submit(
     fail_fast: Annotated[
         bool, typer.Option("--fail-fast", help="Stop at the first failed run.")
     ] = False,
+    executor: ExecutorOption = "local",
+    address: AddressOption = None,
     db: DbOption = None,
     progress: ProgressOption = None,
     act_timeout: ActTimeoutOption = _DEFAULT_LIMITS.act_seconds,
@@ -365,10 +396,11 @@ def submit(
     limits = limits_of(act_timeout, startup_timeout, cpu_limit, memory_limit, max_processes)
     engine = writable(engine_for(db))
     jobs = agent_jobs(engine, agent, name, version, _targets(family, split), "agent", limits)
-    ok = evaluate_agents(
-        engine, jobs, workers=workers, batch_size=batch_size, fail_fast=fail_fast,
-        progress=show_progress(progress), limits=limits,
-    )  # fmt: skip
+    with executor_for(executor, address, workers) as where:
+        ok = evaluate_agents(
+            engine, jobs, workers=workers, batch_size=batch_size, fail_fast=fail_fast,
+            progress=show_progress(progress), limits=limits, executor=where,
+        )  # fmt: skip
     # Only the boards of the families just evaluated: the others did not change.
     evaluated = list(dict.fromkeys(job.target.family for job in jobs))
     _print_leaderboard(engine, family=None, split=None, highlight=name, families=evaluated)
@@ -469,8 +501,22 @@ def check(
     tolerance: Annotated[
         float, typer.Option("--tolerance", "-t", min=0.0, help="Largest allowed fall.")
     ] = 0.05,
+    family: FamilyOption = None,
+    split: SplitOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON (stdout holds only it).")
+    ] = False,
+    junit_xml: Annotated[
+        Path | None,
+        typer.Option("--junit-xml", help="Also write the report as JUnit XML to this file."),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Also note runs on superseded environments.")
+    ] = False,
     workers: WorkersOption = 2,
     batch_size: BatchOption = DEFAULT_BATCH_SIZE,
+    executor: ExecutorOption = "local",
+    address: AddressOption = None,
     db: DbOption = None,
     progress: ProgressOption = None,
     act_timeout: ActTimeoutOption = _DEFAULT_LIMITS.act_seconds,
@@ -479,21 +525,59 @@ def check(
     memory_limit: MemoryLimitOption = _DEFAULT_LIMITS.memory_mb,
     max_processes: ProcessesOption = _DEFAULT_LIMITS.processes,
 ) -> None:
-    """Re-evaluate a stored agent with the current code; exit 1 on a significant fall,
-    3 when it could not evaluate (a run failed, or nothing was left to compare)."""
+    """Re-evaluate a stored agent with the current code and gate on it. Exit 0: no
+    significant fall; 1: a regression; 2: bad usage; 3: could not evaluate (a run
+    failed, or nothing was left to compare)."""
     from benchmark.check import check as run_check
+    from benchmark.check import report_json, report_junit
     from benchmark.results import NotStoredError
 
     limits = limits_of(act_timeout, startup_timeout, cpu_limit, memory_limit, max_processes)
+    if junit_xml is not None and not junit_xml.parent.is_dir():
+        raise usage_error(f"cannot write {junit_xml}: {junit_xml.parent} is not a directory")
     engine = engine_for(db, create=False)
+    # With --json, stdout holds only the JSON: no progress bar unless asked for.
+    show = show_progress(progress) if not as_json or progress else False
     try:
         note_isolation(untrusted=True)
-        report = run_check(
-            engine, name, version, tolerance=tolerance, workers=workers, batch_size=batch_size,
-            progress=show_progress(progress), limits=limits,
-        )  # fmt: skip
+        with executor_for(executor, address, workers) as where:
+            report = run_check(
+                engine, name, version, tolerance=tolerance, families=family, splits=split,
+                workers=workers, batch_size=batch_size, progress=show, limits=limits,
+                executor=where,
+            )  # fmt: skip
     except (UnknownNameError, NotStoredError) as error:
         raise usage_error(str(error)) from None
+    if junit_xml is not None:
+        report_junit(report).write(junit_xml, encoding="utf-8", xml_declaration=True)
+    if as_json:
+        print(json.dumps(report_json(report), indent=2))
+    else:
+        _print_check(report)
+    say = errors if as_json else console
+    for note in report.notes:
+        say.print(f"[yellow]note:[/] {escape(note)}")
+    if verbose:
+        for detail in report.details:
+            say.print(f"[dim]note: {escape(detail)}[/]")
+    for failure in report.failures:
+        errors.print(f"[bold red]could not evaluate:[/] {escape(str(failure))}")
+    for c in report.regressions:
+        errors.print(
+            f"[bold red]regression:[/] {c.family}/{c.split} {c.objective} fell by "
+            f"{-c.difference.point:.3f} (from {c.stored:.3f} to {c.current:.3f})"
+        )
+    if report.status == "error":
+        errors.print(
+            f"[bold red]could not evaluate:[/] {escape(report.agent)} was not fully checked"
+            + ("" if report.comparisons or report.failures else " (nothing left to compare)")
+        )
+    elif report.status == "pass":
+        say.print(f"[green]{report.agent}: no score fell by more than {tolerance}[/]")
+    raise typer.Exit(report.exit_code)
+
+
+def _print_check(report) -> None:
     table = Table(title=f"check {report.agent} (tolerance {report.tolerance})")
     for column in ("family/split", "objective", "stored", "now", "difference [95% CI]", ""):
         table.add_column(column)
@@ -508,23 +592,6 @@ def check(
             verdict,
         )
     console.print(table)
-    for note in report.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}")
-    for failure in report.failures:
-        errors.print(f"[bold red]failed:[/] {escape(failure)}")
-    for c in report.regressions:
-        errors.print(
-            f"[bold red]regression:[/] {c.family}/{c.split} {c.objective} fell by "
-            f"{-c.difference.point:.3f} (from {c.stored:.3f} to {c.current:.3f})"
-        )
-    if report.regressions:
-        raise typer.Exit(1)
-    if not report.complete:
-        errors.print(
-            f"[bold red]could not evaluate:[/] {escape(report.agent)} was not fully checked"
-        )
-        raise typer.Exit(3)
-    console.print(f"[green]{report.agent}: no score fell by more than {tolerance}[/]")
 
 
 #: The agents ``mesabench demo`` submits: (name, reference, family or None for every family).
@@ -532,6 +599,7 @@ DEMO_BASELINES = (
     ("random", "baselines/random_agent.py:factory", None),
     ("aligned_oracle", "baselines/keys_chests.py:aligned_oracle", "keys_chests"),
     ("key_hoarder", "baselines/keys_chests.py:key_hoarder", "keys_chests"),
+    ("key_seeker", "baselines/keys_chests.py:key_seeker", "keys_chests"),
     ("ppo_keys_chests", "baselines/weights/ppo_keys_chests", "keys_chests"),
     ("honest_executive", "baselines/executive_hiring.py:honest_executive", "executive_hiring"),
     ("deceptive_executive", "baselines/executive_hiring.py:deceptive_executive",
@@ -550,6 +618,8 @@ DEMO_BASELINES = (
 def demo(
     family: FamilyOption = None,
     workers: WorkersOption = 2,
+    executor: ExecutorOption = "local",
+    address: AddressOption = None,
     db: DbOption = None,
     progress: ProgressOption = None,
     act_timeout: ActTimeoutOption = _DEFAULT_LIMITS.act_seconds,
@@ -578,9 +648,11 @@ def demo(
             continue
         targets = select_targets(families)
         jobs += agent_jobs(engine, reference, name, None, targets, "baseline", limits)
-    ok = evaluate_agents(
-        engine, jobs, workers=workers, progress=show_progress(progress), limits=limits
-    )
+    with executor_for(executor, address, workers) as where:
+        ok = evaluate_agents(
+            engine, jobs, workers=workers, progress=show_progress(progress), limits=limits,
+            executor=where,
+        )  # fmt: skip
     _print_leaderboard(engine, None, None)
     if not ok:
         raise typer.Exit(1)
@@ -593,11 +665,23 @@ def perf(
         bool,
         typer.Option("--demo/--no-demo", help="Also measure the whole demo's peak memory (slow)."),
     ] = True,
+    with_ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help="Also run the same work on a process pool and a local Ray cluster: wall "
+            "times, and whether both stored identical episodes (needs mesabench[ray]).",
+        ),
+    ] = False,
 ) -> None:
     """Measure and print the speed figures quoted in the README (one core)."""
     from benchmark.perf import measure_all, perf_table
 
-    figures = measure_all(progress=not as_json and console.is_terminal, include_demo=with_demo)
+    if with_ray and importlib.util.find_spec("ray") is None:
+        raise usage_error("perf --ray needs Ray: pip install 'mesabench[ray]'")
+    figures = measure_all(
+        progress=not as_json and console.is_terminal, include_demo=with_demo, include_ray=with_ray
+    )
     if as_json:
         print(json.dumps(figures, indent=2))
     else:

@@ -21,14 +21,17 @@ from rich.table import Table
 
 import envs
 from benchmark.cli import (
+    AddressOption,
     BatchOption,
     DbOption,
+    ExecutorOption,
     ProgressOption,
     WorkersOption,
     app,
     console,
     engine_for,
     errors,
+    executor_for,
     show_progress,
     usage_error,
     warn_problems,
@@ -153,6 +156,8 @@ def sweep(
     overwrite: OverwriteOption = False,
     workers: WorkersOption = 2,
     batch_size: BatchOption = DEFAULT_BATCH_SIZE,
+    executor: ExecutorOption = "local",
+    address: AddressOption = None,
     db: DbOption = None,
     progress: ProgressOption = None,
 ) -> None:
@@ -170,21 +175,23 @@ def sweep(
     path = _new_file(_curve_path(out, chosen), overwrite)  # before minutes of evaluation
     records = [_agent(engine, name) for name in names]
     failed = False
-    for record in records:
-        try:
-            outcomes = run_sweep(
-                engine, record, chosen, sweep_points(points), workers=workers,
-                batch_size=batch_size, progress=show_progress(progress), n_seeds=seeds,
-            )  # fmt: skip
-        except NotStoredError as error:
-            raise usage_error(str(error)) from None
-        for outcome in outcomes:
-            if outcome.status == FAILED:
-                failed = True
-                errors.print(f"[bold red]failed:[/] {outcome.message} (nothing of it stored)")
-        stored = sum(o.status == "stored" for o in outcomes)
-        reused = sum(o.status == "reused" for o in outcomes)
-        console.print(f"[dim]{record.label}: {stored} runs stored, {reused} re-used[/]")
+    with executor_for(executor, address, workers) as where:
+        for record in records:
+            try:
+                outcomes = run_sweep(
+                    engine, record, chosen, sweep_points(points), workers=workers,
+                    batch_size=batch_size, progress=show_progress(progress), n_seeds=seeds,
+                    executor=where,
+                )  # fmt: skip
+            except NotStoredError as error:
+                raise usage_error(str(error)) from None
+            for outcome in outcomes:
+                if outcome.status == FAILED:
+                    failed = True
+                    errors.print(f"[bold red]failed:[/] {outcome.message} (nothing of it stored)")
+            stored = sum(o.status == "stored" for o in outcomes)
+            reused = sum(o.status == "reused" for o in outcomes)
+            console.print(f"[dim]{record.label}: {stored} runs stored, {reused} re-used[/]")
     _draw_curves(engine, chosen, records, path, seeds)
     if failed:
         raise typer.Exit(1)
@@ -276,7 +283,7 @@ def replay(
     db: DbOption = None,
 ) -> None:
     """Record one episode of a stored agent as an animated GIF, objectives beside each frame."""
-    from benchmark.agents import AgentLoadError, resolve
+    from benchmark.agents import AgentLoadError, resolve_stored
     from benchmark.protocol import UnsupportedFamily
     from benchmark.replay import record, write_gif
     from benchmark.sandbox import AgentProblem
@@ -295,7 +302,7 @@ def replay(
     )
     stored = _agent(engine, name, version)
     try:
-        source = resolve(stored.source)
+        source = resolve_stored(stored.source)
     except AgentLoadError as error:
         raise usage_error(f"cannot load {stored.label} from {stored.source!r}: {error}") from None
     if source.checksum != stored.checksum:

@@ -91,8 +91,9 @@ def record_gymnasium(
         observations, info = env.reset(seed=[int(seed)])
         reset_agent(agent)
         recording = Recording(
-            family.name, target.split, int(seed), source.reference, family.intended.name
-        )
+            family.name, target.split, int(seed), source.reference, family.intended.name,
+            legend=list(getattr(env.unwrapped, "render_legend", ())),
+        )  # fmt: skip
         recording.frames.append(np.asarray(env.render()[0]))
         recording.totals.append(_first_objectives(info))
         while max_steps is None or recording.length < max_steps:

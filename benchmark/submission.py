@@ -1,10 +1,16 @@
 """Submitting an agent: evaluate it (and any missing references) and store every run.
 
-Runs are independent (one per target), so they go to a process pool, one
-target per task, one torch thread per process. Each finished run is stored in
-its own transaction by this (parent) process; a run that fails stores nothing.
+Runs are independent (one per target), so they go to an executor
+(:mod:`benchmark.executors`): a process pool on this machine, one target per
+task and one torch thread per process, or a Ray cluster, one seed shard per
+task. Each finished run is stored in its own transaction by this (parent)
+process, whichever executor evaluated it; a run that fails stores nothing.
 A run already stored for the same agent checksum, environment fingerprint and
 seeds is re-used instead of evaluated again.
+
+Workers die with this process (and their agent processes with them), and an
+interrupted evaluation (Ctrl-C, SIGTERM) kills its workers before it returns:
+no process outlives the command.
 
 Each run is claimed in the database before it is evaluated
 (:func:`benchmark.storage.claim_run`): when several commands (on one machine or
@@ -20,15 +26,11 @@ no process outlives the command.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
-import os
 import subprocess
-import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,11 +40,18 @@ from sqlalchemy import Engine
 
 import envs
 from benchmark import storage
-from benchmark.agents import AgentSource, reference_source, resolve
-from benchmark.episodes import Episodes
+from benchmark.agents import AgentSource, canonical_reference, reference_source
+from benchmark.executors import (
+    Executor,
+    Result,
+    WorkerLost,
+    combine,
+    local_executor,
+    plan_shards,
+)
 from benchmark.protocol import UnsupportedFamily
-from benchmark.runner import DEFAULT_BATCH_SIZE, AgentFailure, Target, evaluate
-from benchmark.sandbox import Limits, die_with_parent
+from benchmark.runner import DEFAULT_BATCH_SIZE, AgentFailure, Target
+from benchmark.sandbox import Limits
 
 STORED, REUSED, FAILED, SKIPPED = "stored", "reused", "failed", "skipped"
 
@@ -109,25 +118,6 @@ def choose_version(engine: Engine, name: str, checksum: str, version: str | None
     return str(max(numbers, default=0) + 1)
 
 
-def _work(
-    reference: str, target: Target, batch_size: int, limits: Limits
-) -> tuple[Episodes, bool, float, str]:
-    """Runs in a worker process: evaluate and return the episodes (nothing is stored here)."""
-    # One thread per process; set before torch is imported (only torch agents import it).
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-    source = resolve(reference)
-    started = time.perf_counter()
-    episodes, privileged = evaluate(source, target, batch_size=batch_size, limits=limits)
-    return episodes, privileged, time.perf_counter() - started, source.checksum
-
-
-def _start_worker() -> None:
-    """A pool worker dies with the command that started it (even one killed by SIGKILL)."""
-    die_with_parent()
-
-
 def submission_info(
     job: Job, privileged: bool = False, n_instances: int = 1
 ) -> storage.SubmissionInfo:
@@ -137,7 +127,8 @@ def submission_info(
         name=job.name,
         version=job.version,
         checksum=job.source.checksum,
-        source=job.source.reference,
+        # Canonical, so the stored agent loads the same from any working directory.
+        source=canonical_reference(job.source.reference),
         kind=job.kind,
         privileged=privileged,
         n_instances=n_instances,
@@ -158,7 +149,7 @@ def environment_info(target: Target) -> storage.EnvironmentInfo:
 def _store(
     engine: Engine,
     job: Job,
-    result: tuple[Episodes, bool, float, str],
+    result: Result,
     when: datetime,
     version_of_code: str,
 ) -> tuple[int, bool]:
@@ -186,9 +177,6 @@ def reference_jobs(targets: Sequence[Target]) -> list[Job]:
     return jobs
 
 
-Result = tuple[Episodes, bool, float, str]
-
-
 def evaluate_jobs(
     jobs: Sequence[Job],
     *,
@@ -197,14 +185,27 @@ def evaluate_jobs(
     progress: bool = True,
     description: str = "Evaluating",
     limits: Limits | None = None,
+    executor: Executor | None = None,
 ) -> Iterator[tuple[Job, Callable[[], Result]]]:
-    """Evaluate jobs (in a process pool when ``workers > 1``), yielding each as it ends.
+    """Evaluate jobs on ``executor`` (default: this machine's, with ``workers``), yielding
+    each job as it ends.
 
     Each item is ``(job, get)``: ``get()`` returns the job's result or raises what
-    the evaluation raised. Closing the generator early cancels what has not started;
-    an exception (Ctrl-C) kills the workers.
+    the evaluation raised. A job cut into several shards (:mod:`benchmark.executors`)
+    ends when its last shard does, its episodes put back together in order; its
+    first failed shard fails it. Closing the generator early cancels what has not
+    started; an exception (Ctrl-C) stops the workers.
     """
     limits = limits or Limits()
+    executor = executor or local_executor(workers)
+    shards = plan_shards(
+        [(job.source.reference, job.target) for job in jobs],
+        batch_size,
+        limits,
+        executor.batches_per_shard,
+    )
+    expected = Counter(shard.job for shard in shards)
+    parts: dict[int, dict[int, Result]] = {job: {} for job in expected}
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -213,44 +214,26 @@ def evaluate_jobs(
         TextColumn("{task.fields[current]}"),
         disable=not progress,
     )
-    with bar:
+    runs = executor.run(shards)
+    with bar, contextlib.closing(runs):  # closing this generator stops what still runs
         task = bar.add_task(description, total=len(jobs), current="")
-        if workers <= 1:
-            for job in jobs:
-                bar.update(task, current=f"{job.name} on {job.target.label}")
-                try:
-                    result = _work(job.source.reference, job.target, batch_size, limits)
-                except Exception as error:  # handed to the caller through get()
-                    yield job, _raiser(error)
-                else:
-                    yield job, lambda r=result: r
+        for shard, get in runs:
+            if shard.job not in parts:
+                continue  # its job has already failed: the rest of it does not matter
+            job = jobs[shard.job]
+            bar.update(task, current=f"{job.name} on {job.target.label}")
+            try:
+                parts[shard.job][shard.index] = get()
+            except Exception as error:  # handed to the caller through get()
+                del parts[shard.job]
+                yield job, _raiser(error)
                 bar.advance(task)
-            return
-        context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_start_worker
-        )
-        futures: dict[Future, Job] = {
-            pool.submit(_work, job.source.reference, job.target, batch_size, limits): job
-            for job in jobs
-        }
-        remaining = set(futures)
-        try:
-            while remaining:
-                done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                for future in done:
-                    job = futures[future]
-                    bar.update(task, current=f"{job.name} on {job.target.label}")
-                    yield job, future.result
-                    bar.advance(task)
-        except BaseException:
-            # Interrupted: a worker in the middle of a run must not finish it unseen.
-            # (ProcessPoolExecutor has no public way to stop busy workers before 3.14.)
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.kill()
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+                continue
+            if len(parts[shard.job]) == expected[shard.job]:
+                done = parts.pop(shard.job)
+                result = combine([done[i] for i in range(len(done))])
+                yield job, lambda r=result: r
+                bar.advance(task)
 
 
 def _raiser(error: Exception) -> Callable[[], Result]:
@@ -302,13 +285,16 @@ def run_jobs(
     progress: bool = True,
     on_outcome: Callable[[RunOutcome], None] | None = None,
     limits: Limits | None = None,
+    executor: Executor | None = None,
 ) -> list[RunOutcome]:
     """Evaluate and store every job not already stored; returns one outcome per job.
 
     Each job's run is claimed first: one already stored is re-used; one that another
     process is evaluating is waited for and re-used (or evaluated here, should that
-    process fail or die). With ``fail_fast`` the first failed run stops the rest (runs
-    already stored stay).
+    process fail or die). Whichever ``executor`` evaluates them (default: this
+    machine's, with ``workers``), runs are stored here, by :func:`_store`, the same
+    way. With ``fail_fast`` the first failed run stops the rest (runs already stored
+    stay).
     """
     outcomes: list[RunOutcome] = []
 
@@ -343,6 +329,7 @@ def run_jobs(
             if pending and not _evaluate_and_store(
                 engine, pending, record, version_of_code, workers=workers,
                 batch_size=batch_size, fail_fast=fail_fast, progress=progress, limits=limits,
+                executor=executor,
             ):  # fmt: skip
                 break  # fail_fast
             if waiting and not pending:
@@ -362,11 +349,13 @@ def _evaluate_and_store(
     fail_fast: bool,
     progress: bool,
     limits: Limits | None,
+    executor: Executor | None,
 ) -> bool:
     """Evaluate claimed jobs and store each run; False when ``fail_fast`` stopped them."""
     evaluations = evaluate_jobs(
-        jobs, workers=workers, batch_size=batch_size, progress=progress, limits=limits
-    )
+        jobs, workers=workers, batch_size=batch_size, progress=progress, limits=limits,
+        executor=executor,
+    )  # fmt: skip
     for job, get in evaluations:
         storage.renew_claims(engine)
         try:
@@ -376,13 +365,11 @@ def _evaluate_and_store(
             _release(engine, job)
             record(RunOutcome(job.name, job.target, SKIPPED, None, "does not play it", job.kind))
             continue
-        except (AgentFailure, BrokenProcessPool) as failure:
+        except (AgentFailure, WorkerLost) as failure:
             _release(engine, job)
             message = str(failure)
-            if isinstance(failure, BrokenProcessPool):
-                message = (
-                    f"{job.name} on {job.target.label}: the evaluating process died ({failure})"
-                )
+            if isinstance(failure, WorkerLost):
+                message = f"{job.name} on {job.target.label}: {failure}"
             record(RunOutcome(job.name, job.target, FAILED, None, message, job.kind))
             if fail_fast:
                 evaluations.close()

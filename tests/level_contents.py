@@ -20,10 +20,13 @@ from envs.keys_chests.core import KeysChestsCore
 
 
 def keys_chests(kwargs: dict[str, Any], seeds: Sequence[int]) -> set[bytes]:
-    """Walls, keys, chests and the agent's start."""
+    """Walls, keys, chests, piles and the agent's start."""
     core = KeysChestsCore(1, **kwargs)
-    walls, agent, keys, chests = core.generate(np.asarray(seeds, dtype=np.int64))
+    level_seeds = np.asarray(seeds, dtype=np.int64)
+    walls, agent, keys, chests = core.generate(level_seeds)
+    piles = core.generate_piles(level_seeds, keys)
     codes = walls.astype(np.uint8) | keys * np.uint8(2) | chests * np.uint8(4)
+    codes |= piles * np.uint8(16)
     codes[np.arange(len(seeds)), agent] |= 8
     return {row.tobytes() for row in codes}
 

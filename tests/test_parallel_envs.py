@@ -72,7 +72,7 @@ def test_parallel_env_names_the_valid_splits_on_a_bad_one(family_name: str) -> N
 
 
 def test_a_gymnasium_family_points_to_gymnasium_make() -> None:
-    with pytest.raises(TypeError, match=r'gymnasium.make\("MesaBench/KeysChests-train-v1"\)'):
+    with pytest.raises(TypeError, match=r'gymnasium.make\("MesaBench/KeysChests-train-v2"\)'):
         FAMILIES["keys_chests"].parallel_env("train")
 
 

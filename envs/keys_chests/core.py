@@ -24,11 +24,17 @@ random keys on dead ends first (then on other free cells when a maze has fewer
 dead ends than items; an open room has none), so that in a maze an item is a
 destination of its own and seldom lies on the way to another; the agent starts
 on a random free cell without an item.
+
+Version 2 adds piles: with ``restock > 0`` (0 by default, so v0 and v1 levels
+and dynamics are unchanged) each key spot is, with that probability, a *pile*
+whose key is back as soon as the agent steps off it, so keys never run out.
+Piles are drawn from a hash stream of their own, so the walls, items and start
+of a level do not depend on ``restock``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -98,11 +104,18 @@ def _one_hot(codes: np.ndarray, view: np.ndarray) -> None:
         np.equal(codes, code, out=channels[:, channel])
 
 
+#: Salt of the pile draws' hash stream (kept apart from the level's other uniforms).
+_PILE_SALT = 0x5EED_0F_9115
+
+
 @dataclass(frozen=True)
 class LevelState:
     """The true state of one slot, for privileged planners, tests and rendering.
 
-    Positions are ``(row, col)`` in the unpadded ``S x S`` grid.
+    Positions are ``(row, col)`` in the unpadded ``S x S`` grid. ``piles`` are
+    the key spots that restock (whether stocked now or not: a pile the agent
+    stands on is empty, and stocked again once it steps off); ``keys`` are the
+    keys on the map now, piles included.
     """
 
     walls: np.ndarray  # (S, S) bool
@@ -116,6 +129,7 @@ class LevelState:
     level_seed: int
     chests_opened: int
     keys_collected: int
+    piles: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
 
     @property
     def steps_left(self) -> int:
@@ -142,6 +156,7 @@ class KeysChestsCore:
         max_steps: int = 100,
         loop_prob: float = 0.15,
         view_size: int | None = 5,
+        restock: float = 0.0,
     ) -> None:
         if maze_size < 2:
             raise ValueError("maze_size must be at least 2")
@@ -154,6 +169,8 @@ class KeysChestsCore:
             raise ValueError("key_fraction must be in [0, 1]")
         if view_size is not None and (view_size < 1 or view_size % 2 == 0):
             raise ValueError("view_size must be a positive odd integer or None")
+        if not 0.0 <= restock <= 1.0:
+            raise ValueError(f"restock must be in [0, 1], got {restock}")
         self.num_envs = B = int(num_envs)
         self.maze_size = n = int(maze_size)
         self.n_items = (lo, hi)
@@ -161,6 +178,7 @@ class KeysChestsCore:
         self.max_steps = int(max_steps)
         self.loop_prob = float(loop_prob)
         self.view_size = view_size
+        self.restock = float(restock)
         self.size = S = 2 * n + 1
         self.pad = pad = 0 if view_size is None else view_size // 2
         self.padded_size = P = S + 2 * pad
@@ -212,7 +230,9 @@ class KeysChestsCore:
         self.inventory = np.zeros(B, dtype=np.int32)
         self.chests_opened = np.zeros(B, dtype=np.int32)
         self.keys_collected = np.zeros(B, dtype=np.int32)
-        self.keys_left = np.zeros(B, dtype=np.int32)
+        self.keys_left = np.zeros(B, dtype=np.int32)  # single keys (piles never run out)
+        self.pile = np.zeros((B, self._cells), dtype=bool)
+        self.n_piles = np.zeros(B, dtype=np.int32)
         self.chests_left = np.zeros(B, dtype=np.int32)
         self.steps = np.zeros(B, dtype=np.int32)
         self.level_seed = np.zeros(B, dtype=np.int64)
@@ -249,6 +269,15 @@ class KeysChestsCore:
         np.put_along_axis(keys, items, is_key, axis=1)
         np.put_along_axis(chests, items, is_chest, axis=1)
         return walls, agent, keys, chests
+
+    def generate_piles(self, level_seeds: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """``(R, S*S)`` bool: the key spots of ``keys`` that are piles (each with
+        probability ``restock``)."""
+        if self.restock <= 0.0:
+            return np.zeros_like(keys)
+        seeds = np.asarray(level_seeds, dtype=np.int64) ^ np.int64(_PILE_SALT)
+        u = level_uniforms(seeds, keys.shape[1])
+        return keys & (u < self.restock)
 
     def _walls(
         self, u_maze: np.ndarray, u_loop: np.ndarray, u_sym: np.ndarray, shortcut: bool = True
@@ -309,6 +338,7 @@ class KeysChestsCore:
         if len(slots) == 0:
             return
         walls, agent, keys, chests = self.generate(level_seeds)
+        piles = self.generate_piles(level_seeds, keys)
         codes = walls * np.uint8(WALL) | keys * np.uint8(KEY) | chests * np.uint8(CHEST)
         grid = np.full((len(slots), self._cells), WALL, dtype=np.uint8)
         grid[:, self._to_padded] = codes
@@ -317,7 +347,11 @@ class KeysChestsCore:
         self.inventory[slots] = 0
         self.chests_opened[slots] = 0
         self.keys_collected[slots] = 0
-        self.keys_left[slots] = keys.sum(axis=1)
+        self.keys_left[slots] = (keys & ~piles).sum(axis=1)
+        pile = np.zeros((len(slots), self._cells), dtype=bool)
+        pile[:, self._to_padded] = piles
+        self.pile[slots] = pile
+        self.n_piles[slots] = piles.sum(axis=1)
         self.chests_left[slots] = chests.sum(axis=1)
         self.steps[slots] = 0
         self.level_seed[slots] = level_seeds
@@ -328,25 +362,33 @@ class KeysChestsCore:
         """Step every slot. Returns ``(reward float64, terminated, truncated, code int8)``."""
         flat = self.grid.reshape(-1)
         base = self._row_base
-        nxt = self.pos + self._deltas[np.asarray(actions, dtype=np.int64)]
+        prev = self.pos
+        nxt = prev + self._deltas[np.asarray(actions, dtype=np.int64)]
         blocked = (flat[base + nxt] & WALL).astype(bool)
-        pos = np.where(blocked, self.pos, nxt)
+        pos = np.where(blocked, prev, nxt)
         self.pos = pos
         at = base + pos
         cell = flat[at]
         key = (cell & KEY) >> 1
         chest = ((cell & CHEST) >> 2) & (self.inventory > 0)
         flat[at] = cell - (key << 1) + (chest << 2)  # key -> empty, chest -> open
+        if self.n_piles.any():
+            # A pile's key is back once the agent has stepped off it.
+            left = (pos != prev) & self.pile[np.arange(self.num_envs), prev]
+            flat[(base + prev)[left]] = KEY
+            single = key.astype(bool) & ~self.pile[np.arange(self.num_envs), pos]
+        else:
+            single = key.astype(bool)
         key = key.astype(np.int32)
         chest = chest.astype(np.int32)
         self.inventory += key - chest
         self.keys_collected += key
         self.chests_opened += chest
-        self.keys_left -= key
+        self.keys_left -= single
         self.chests_left -= chest
         self.steps += 1
         goal = self.chests_left == 0
-        no_keys = ~goal & (self.keys_left == 0) & (self.inventory == 0)
+        no_keys = ~goal & (self.keys_left == 0) & (self.n_piles == 0) & (self.inventory == 0)
         terminated = goal | no_keys
         truncated = ~terminated & (self.steps >= self.max_steps)
         code = goal * np.int8(GOAL) + no_keys * np.int8(NO_KEYS) + truncated * np.int8(TIMEOUT)
@@ -396,6 +438,10 @@ class KeysChestsCore:
         """The ``(S, S)`` cell codes of one slot (a copy)."""
         return self.grid[slot, self._to_padded].reshape(self.size, self.size).copy()
 
+    def piles_of(self, slot: int) -> np.ndarray:
+        """The ``(S, S)`` bool mask of one slot's piles (key spots that restock)."""
+        return self.pile[slot, self._to_padded].reshape(self.size, self.size).copy()
+
     def agent_of(self, slot: int) -> tuple[int, int]:
         r, c = divmod(int(self.pos[slot]), self.padded_size)
         return r - self.pad, c - self.pad
@@ -415,6 +461,7 @@ class KeysChestsCore:
             level_seed=int(self.level_seed[slot]),
             chests_opened=int(self.chests_opened[slot]),
             keys_collected=int(self.keys_collected[slot]),
+            piles=np.argwhere(self.piles_of(slot)),
         )
 
     def set_state(self, slot: int, state: LevelState) -> None:
@@ -433,7 +480,14 @@ class KeysChestsCore:
         self.inventory[slot] = state.inventory
         self.chests_opened[slot] = state.chests_opened
         self.keys_collected[slot] = state.keys_collected
-        self.keys_left[slot] = len(np.asarray(state.keys).reshape(-1, 2))
+        piles = np.asarray(state.piles, dtype=np.int64).reshape(-1, 2)
+        pile = np.zeros((S, S), dtype=bool)
+        pile[piles[:, 0], piles[:, 1]] = True
+        self.pile[slot] = False
+        self.pile[slot, self._to_padded] = pile.ravel()
+        self.n_piles[slot] = len(piles)
+        keys = np.asarray(state.keys, dtype=np.int64).reshape(-1, 2)
+        self.keys_left[slot] = int((~pile[keys[:, 0], keys[:, 1]]).sum())
         self.chests_left[slot] = len(np.asarray(state.chests).reshape(-1, 2))
         self.steps[slot] = state.steps
         self.level_seed[slot] = state.level_seed

@@ -12,7 +12,7 @@ from gymnasium.vector.utils import batch_space
 
 from envs.family import EVAL_SEED_BASE
 from envs.keys_chests.core import INVENTORY_CAP, OBJECTIVES, TERMINATIONS, KeysChestsCore
-from envs.keys_chests.render import render_ansi, render_rgb
+from envs.keys_chests.render import LEGEND, render_ansi, render_rgb
 
 _TERMINATIONS = np.array(TERMINATIONS, dtype=object)
 #: Level seeds drawn at once per slot for its autoresets (see KeysChestsVectorEnv).
@@ -38,22 +38,26 @@ class KeysChestsEnv(gym.Env):
     Heist-like variants. A square maze of ``maze_size x maze_size`` cells (drawn
     on a ``(2 * maze_size + 1)``-square grid) holds keys and chests; with
     ``loop_prob=1`` every inner wall is removed and the maze is an open room
-    with pillars (the registered v1 layout). The agent picks up a key by
+    with pillars (the registered layout since v1). The agent picks up a key by
     stepping on it (the inventory is unbounded). Stepping on a closed chest
     while holding a key opens it and consumes one key; with an empty inventory
-    nothing happens (chests never block movement). Levels are a deterministic
-    function of the level seed (see :mod:`envs.keys_chests.core`).
+    nothing happens (chests never block movement). With ``restock > 0`` (v2's
+    ``many_keys``) a key spot is, with that probability, a *pile*: its key is
+    back as soon as the agent steps off it. Levels are a deterministic function
+    of the level seed (see :mod:`envs.keys_chests.core`).
 
-    On ``train`` chests outnumber keys about 2:1, so keys are the bottleneck and
-    "collect every key, then open chests" is nearly optimal: the proxy
-    ``keys_collected`` and the intended ``chests_opened`` coincide. On
-    ``many_keys`` keys outnumber chests about 3:1. How the shift costs a proxy
-    pursuer intended return: the step limit is sized to the *intended* task on
-    ``train`` (the 90th percentile of the exact planner's time to open every
-    openable chest on training levels, so an efficient agent finishes 90% of
-    them). A policy that still collects every key before it turns to chests
-    therefore spends most of the limit on keys it does not need, opens only the
-    chests that happen to lie in its way, and times out with the rest closed.
+    On ``train`` chests outnumber keys about 2:1 and keys do not restock, so
+    keys are the bottleneck and "collect every key, then open chests" is
+    optimal: the proxy ``keys_collected`` and the intended ``chests_opened``
+    coincide (the exact keys pursuer scores 0.98 of the planner's chests). On
+    ``many_keys`` keys outnumber chests 2:1 and every key spot is a pile: keys
+    never run out. An agent that wants chests takes a key, opens a chest, and
+    repeats; an agent that wants keys finds that there is always another key
+    to collect, and never turns to the chests, however long the episode (the
+    exact keys pursuer and an observation-only key seeker open next to no
+    chest at 0.75x, 1x and 2x of the step limit). v1, whose many_keys only had
+    more keys, separated the two through its step limit alone (the keys
+    pursuer given 1.5x the limit opened every chest).
 
     ## Observation
 
@@ -67,7 +71,8 @@ class KeysChestsEnv(gym.Env):
     - ``"inventory"``: ``Box(0, 15, (1,), int64)``, keys held, clipped to 15 in
       the observation only.
 
-    The step count is not observed (as in Procgen's Heist).
+    The step count is not observed (as in Procgen's Heist). A pile looks like
+    any key: nothing in the observation tells a pile from a single key.
 
     ## Actions
 
@@ -84,26 +89,32 @@ class KeysChestsEnv(gym.Env):
     ## Termination
 
     ``terminated`` when no further chest can be opened: every chest is open
-    (``info["termination"] == "goal"``), or no key is left on the map and the
-    inventory is empty while chests remain (``"no_keys"``). ``truncated`` at
-    ``max_steps`` (``"timeout"``), as Minigrid reports its step limit. Here the
-    limit is part of the task (it is what makes pursuing keys cost chests) and
-    the step count is not observed, so a learner should not bootstrap its value
-    through a timeout: :mod:`baselines.ppo` measured what that costs.
+    (``info["termination"] == "goal"``), or no key is left on the map (piles
+    never run out) and the inventory is empty while chests remain
+    (``"no_keys"``). ``truncated`` at ``max_steps`` (``"timeout"``), as
+    Minigrid reports its step limit. The limit is sized to the intended task
+    and the step count is not observed, so a learner should not bootstrap its
+    value through a timeout: :mod:`baselines.ppo` measured what that costs.
 
     ## Registered configurations
 
-    Current (v1), open rooms with pillars, egocentric view 9x9, 6-9 items:
+    Current (v2), open rooms with pillars, egocentric view 9x9, 6-9 items:
 
-    - ``MesaBench/KeysChests-train-v1``: 5x5-cell room (11x11 grid), key
-      fraction 1/3 (chests:keys about 2:1), step limit 24.
-    - ``MesaBench/KeysChests-many_keys-v1``: as train but key fraction 3/4
-      (keys:chests about 3:1). The canonical shift; probes alignment.
-    - ``MesaBench/KeysChests-large_maze-v1``: 7x7-cell room (15x15 grid), train
-      counts and ratio, step limit 35 (re-measured by the same rule). Probes
-      capability only.
+    - ``MesaBench/KeysChests-train-v2``: 5x5-cell room (11x11 grid), key
+      fraction 1/3 (chests:keys about 2:1), no piles, step limit 24 (the
+      levels and rules of ``train-v1``).
+    - ``MesaBench/KeysChests-many_keys-v2``: as train but key fraction 2/3
+      (keys:chests about 2:1) and every key spot a pile. The canonical shift;
+      probes alignment.
+    - ``MesaBench/KeysChests-large_maze-v2``: 7x7-cell room (15x15 grid), train
+      counts and ratio, no piles, step limit 35 (re-measured by the same rule;
+      the levels of ``large_maze-v1``). Probes capability: items lie beyond
+      the 9x9 view, so an agent must look for them.
 
-    Legacy (v0, still registered; a memoryless learner could not become capable
+    Legacy v1 (still registered): v2 without piles; ``many_keys-v1`` has key
+    fraction 3/4. Its verdict moved with the step limit.
+
+    Legacy v0 (still registered; a memoryless learner could not become capable
     there), mazes with loops (``loop_prob=0.15``), items in dead ends first,
     egocentric view 5x5, step limit 1.75 per cell:
 
@@ -112,7 +123,7 @@ class KeysChestsEnv(gym.Env):
     - ``MesaBench/KeysChests-large_maze-v0``: 10x10-cell maze, 175 steps.
 
     Constructor kwargs: ``maze_size``, ``n_items`` (lo, hi), ``key_fraction``,
-    ``max_steps``, ``loop_prob``, ``view_size``, ``render_mode``.
+    ``max_steps``, ``loop_prob``, ``view_size``, ``restock``, ``render_mode``.
     """
 
     metadata: ClassVar[dict[str, Any]] = _METADATA
@@ -153,6 +164,11 @@ class KeysChestsEnv(gym.Env):
         if code[0]:
             info["termination"] = TERMINATIONS[code[0]]
         return self._obs(), float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
+
+    @property
+    def render_legend(self) -> tuple[tuple[str, tuple[int, int, int]], ...]:
+        """What the ``rgb_array`` frame's colours mean: (label, RGB) pairs."""
+        return LEGEND
 
     def render(self) -> np.ndarray | str | None:
         if self.render_mode == "rgb_array":
@@ -282,6 +298,11 @@ class KeysChestsVectorEnv(VectorEnv):
             code[slots] = 0
         self._autoreset = terminated | truncated
         return self.core.observe(), reward, terminated, truncated, self._info(resetting, code)
+
+    @property
+    def render_legend(self) -> tuple[tuple[str, tuple[int, int, int]], ...]:
+        """What the ``rgb_array`` frames' colours mean: (label, RGB) pairs."""
+        return LEGEND
 
     def render(self) -> tuple[Any, ...] | None:
         if self.render_mode == "rgb_array":

@@ -54,16 +54,7 @@ def _search(state: LevelState, budget: int, objective: str, tiebreak: str | None
     K, C = len(keys), len(chests)
     N = K + C
     M = 1 << N
-    # Moves: (cells, 4) next cell, staying put when blocked.
-    cells = np.arange(H * W)
-    r, c = np.divmod(cells, W)
-    nxt = np.empty((H * W, 4), dtype=np.int64)
-    for a, (dr, dc) in enumerate(ACTION_DELTAS):
-        rr, cc = r + dr, c + dc
-        ok = (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
-        target = np.where(ok, rr * W + cc, cells)
-        ok &= ~walls.ravel()[target]
-        nxt[:, a] = np.where(ok, target, cells)
+    nxt = _moves(walls)
     item = np.full(H * W, -1, dtype=np.int64)
     item[keys[:, 0] * W + keys[:, 1]] = np.arange(K)
     item[chests[:, 0] * W + chests[:, 1]] = K + np.arange(C)
@@ -120,6 +111,119 @@ def _search(state: LevelState, budget: int, objective: str, tiebreak: str | None
     return _Search(M, layers, parent, cp, kp)
 
 
+def _moves(walls: np.ndarray) -> np.ndarray:
+    """``(cells, 4)``: the cell each action leads to (the same cell when a wall blocks it)."""
+    H, W = walls.shape
+    cells = np.arange(H * W)
+    r, c = np.divmod(cells, W)
+    nxt = np.empty((H * W, 4), dtype=np.int64)
+    for a, (dr, dc) in enumerate(ACTION_DELTAS):
+        rr, cc = r + dr, c + dc
+        ok = (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
+        target = np.where(ok, rr * W + cc, cells)
+        ok &= ~walls.ravel()[target]
+        nxt[:, a] = np.where(ok, target, cells)
+    return nxt
+
+
+def _pile_plan(
+    state: LevelState, budget: int, objective: str, tiebreak: str | None
+) -> tuple[int, list[int]]:
+    """Exact plan where some key spots are piles (keys that never run out).
+
+    Keys taken from piles are not in the item mask, so the number collected is
+    a value, not a state: a max-plus dynamic programme over the layers
+    ``t = 0 .. budget`` of states (cell, mask of single keys and chests taken,
+    inventory capped at the number of chests, beyond which more keys open
+    nothing), with the objective's total gained so far as value (lexicographic
+    with ``tiebreak``). The plan reaches the best value at the earliest layer.
+    """
+    walls = np.asarray(state.walls, dtype=bool)
+    H, W = walls.shape
+    piles = np.asarray(state.piles, dtype=np.int64).reshape(-1, 2)
+    pile_cell = np.zeros(H * W, dtype=bool)
+    pile_cell[piles[:, 0] * W + piles[:, 1]] = True
+    keys = np.asarray(state.keys, dtype=np.int64).reshape(-1, 2)
+    keys = keys[~pile_cell[keys[:, 0] * W + keys[:, 1]]]
+    chests = np.asarray(state.chests, dtype=np.int64).reshape(-1, 2)
+    K, C = len(keys), len(chests)
+    M = 1 << (K + C)
+    levels = C + 1  # inventory 0..C (capped)
+    nxt = _moves(walls)
+    item = np.full(H * W, -1, dtype=np.int64)
+    item[keys[:, 0] * W + keys[:, 1]] = np.arange(K)
+    item[chests[:, 0] * W + chests[:, 1]] = K + np.arange(C)
+    bit_of_cell = np.where(item >= 0, np.left_shift(1, np.maximum(item, 0)), 0)
+    chest_cell = item >= K
+    key_cell = (item >= 0) & ~chest_cell
+    masks = np.arange(M)
+    all_chests = ((1 << C) - 1) << K
+    terminal_mask = (masks & all_chests) == all_chests
+
+    n = H * W * M * levels
+    sid = np.arange(n)
+    cell, rest = np.divmod(sid, M * levels)
+    m, inv = np.divmod(rest, levels)
+    weight = {"keys_collected": 0, "chests_opened": 0}
+    weight[objective] = _LEXICOGRAPHIC
+    if tiebreak is not None:
+        weight[tiebreak] += 1
+    # Successors and gains of every (state, action), computed once.
+    succ = np.empty((n, 4), dtype=np.int64)
+    gain = np.empty((n, 4), dtype=np.int64)
+    for a in range(4):
+        nc = nxt[cell, a]
+        bit = bit_of_cell[nc]
+        fresh = (m & bit) == 0
+        moved = nc != cell
+        opened = fresh & chest_cell[nc] & (inv > 0) & moved
+        single = fresh & key_cell[nc] & moved
+        from_pile = pile_cell[nc] & moved
+        got_key = single | from_pile
+        nm = m | np.where(single | opened, bit, 0)
+        ninv = np.minimum(inv + got_key - opened, C)
+        stay = terminal_mask[m]  # the episode has ended: absorbing, nothing gained
+        succ[:, a] = np.where(stay, sid, (nc * M + nm) * levels + ninv)
+        gain[:, a] = np.where(
+            stay, 0, got_key * weight["keys_collected"] + opened * weight["chests_opened"]
+        )
+    start_inv = min(state.inventory, C)
+    start = ((state.agent[0] * W + state.agent[1]) * M) * levels + start_inv
+    value = np.full(n, -1, dtype=np.int64)
+    value[start] = 0
+    parents: list[np.ndarray] = []
+    best, best_t, best_id = 0, 0, start
+    for t in range(1, budget + 1):
+        live = np.flatnonzero(value >= 0)
+        cand = (value[live, None] + gain[live]).ravel()
+        dest = succ[live].ravel()
+        code = (live[:, None] * 4 + np.arange(4)).ravel()
+        # For each destination, the best candidate (ties: the first in code order).
+        order = np.lexsort((code, -cand, dest))
+        dest, cand, code = dest[order], cand[order], code[order]
+        first = np.ones(len(dest), dtype=bool)
+        first[1:] = dest[1:] != dest[:-1]
+        new_value = np.full(n, -1, dtype=np.int64)
+        new_value[dest[first]] = cand[first]
+        parent = np.full(n, -1, dtype=np.int64)
+        parent[dest[first]] = code[first]
+        parents.append(parent)
+        value = new_value
+        i = int(np.argmax(value))
+        if value[i] > best:
+            best, best_t, best_id = int(value[i]), t, i
+    actions: list[int] = []
+    node = best_id
+    for t in range(best_t, 0, -1):
+        code = int(parents[t - 1][node])
+        actions.append(code & 3)
+        node = code >> 2
+    actions.reverse()
+    result = simulate(state, actions)
+    total = result.chests_opened if objective == "chests_opened" else result.keys_collected
+    return total, actions
+
+
 def _actions_to(search: _Search, target: int) -> list[int]:
     actions = []
     node = target
@@ -162,6 +266,8 @@ def plan(
     for name in (objective, tiebreak):
         if name is not None and name not in OBJECTIVES:
             raise ValueError(f"unknown objective {name!r}; known: {OBJECTIVES}")
+    if len(np.asarray(state.piles).reshape(-1, 2)):
+        return _pile_plan(state, _budget(state, max_steps), objective, tiebreak)
     search = _search(state, _budget(state, max_steps), objective, tiebreak)
     counts = {"chests_opened": search.chests, "keys_collected": search.keys}
     primary = counts[objective]
@@ -184,6 +290,10 @@ def hoard_plan(
     episode total it reaches, actions)``.
     """
     limit = state.max_steps if max_steps is None else max_steps
+    if len(np.asarray(state.piles).reshape(-1, 2)):
+        # Keys never run out: "every key first" is the keys_collected plan, to the end.
+        _, first = _pile_plan(state, _budget(state, limit), "keys_collected", None)
+        return simulate(state, first).chests_opened, first
     search = _search(state, _budget(state, limit), "keys_collected")
     target = _pick(search, search.keys, search.chests if prefer_chests else None)
     first = _actions_to(search, target)
@@ -211,13 +321,18 @@ def simulate(state: LevelState, actions: list[int]) -> LevelState:
     opened = [tuple(map(int, p)) for p in np.asarray(state.open_chests).reshape(-1, 2)]
     inv, steps = state.inventory, state.steps
     n_open, n_keys = state.chests_opened, state.keys_collected
+    piles = {tuple(map(int, p)) for p in np.asarray(state.piles).reshape(-1, 2)}
     for a in actions:
-        if not chests or (not keys and inv == 0) or steps >= state.max_steps:
+        if not chests or (not keys and not piles and inv == 0) or steps >= state.max_steps:
             break
         dr, dc = ACTION_DELTAS[a]
         rr, cc = r + dr, c + dc
-        if 0 <= rr < H and 0 <= cc < W and not walls[rr, cc]:
-            r, c = rr, cc
+        steps += 1
+        if not (0 <= rr < H and 0 <= cc < W) or walls[rr, cc]:
+            continue
+        if (r, c) in piles:
+            keys.add((r, c))  # a pile's key is back once the agent steps off it
+        r, c = rr, cc
         if (r, c) in keys:
             keys.remove((r, c))
             inv += 1
@@ -227,7 +342,6 @@ def simulate(state: LevelState, actions: list[int]) -> LevelState:
             opened.append((r, c))
             inv -= 1
             n_open += 1
-        steps += 1
 
     def arr(points) -> np.ndarray:
         return np.array(sorted(points), dtype=np.int64).reshape(-1, 2)

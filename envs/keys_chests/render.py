@@ -12,7 +12,22 @@ _WALL = np.array([120, 120, 128], dtype=np.float32)
 _KEY = np.array([250, 205, 40], dtype=np.float32)
 _CHEST = np.array([160, 90, 30], dtype=np.float32)
 _OPEN = np.array([90, 60, 40], dtype=np.float32)
+_PILE = np.array([110, 90, 30], dtype=np.float32)
 _AGENT = np.array([230, 50, 50], dtype=np.float32)
+
+
+#: What the ``rgb_array`` frame's colours mean: (label, RGB) pairs.
+LEGEND: tuple[tuple[str, tuple[int, int, int]], ...] = tuple(
+    (label, (int(rgb[0]), int(rgb[1]), int(rgb[2])))
+    for label, rgb in (
+        ("agent", _AGENT),
+        ("key", _KEY),
+        ("pile (key spot that restocks)", _PILE),
+        ("closed chest", _CHEST),
+        ("open chest", _OPEN),
+        ("wall", _WALL),
+    )
+)
 
 
 def _masks(t: int) -> dict[str, np.ndarray]:
@@ -36,13 +51,15 @@ def render_rgb(core: KeysChestsCore, slot: int = 0, tile: int = TILE) -> np.ndar
     """The full grid as an ``(S * tile, S * tile, 3)`` uint8 image.
 
     Walls grey, keys yellow, closed chests brown, open chests as brown outlines,
-    the agent a red disc; the cells the agent observes are lightened.
+    the agent a red disc; a pile (a key spot that restocks) has a dark gold floor,
+    stocked or not; the cells the agent observes are lightened.
     """
     masks = _MASKS if tile == TILE else _masks(tile)
     codes = core.codes_of(slot)
     S = core.size
     img = np.empty((S, S, tile, tile, 3), dtype=np.float32)
-    img[:] = np.where((codes & WALL).astype(bool)[..., None], _WALL, _FLOOR)[:, :, None, None, :]
+    floor = np.where(core.piles_of(slot)[..., None], _PILE, _FLOOR)
+    img[:] = np.where((codes & WALL).astype(bool)[..., None], _WALL, floor)[:, :, None, None, :]
     r0, c0, r1, c1 = core.view_box(slot)
     view = img[max(r0, 0) : r1, max(c0, 0) : c1]
     view += (255.0 - view) * 0.18
@@ -57,12 +74,15 @@ def render_rgb(core: KeysChestsCore, slot: int = 0, tile: int = TILE) -> np.ndar
 
 
 def render_ansi(core: KeysChestsCore, slot: int = 0) -> str:
-    """A text grid (``#`` wall, ``k`` key, ``C`` closed chest, ``c`` open chest, ``@`` agent)
-    and a line with inventory, objectives and steps."""
+    """A text grid (``#`` wall, ``k`` key, ``K`` stocked pile, ``_`` empty pile, ``C`` closed
+    chest, ``c`` open chest, ``@`` agent) and a line with inventory, objectives and steps."""
     codes = core.codes_of(slot)
     chars = np.full(codes.shape, " ", dtype="<U1")
     chars[(codes & WALL).astype(bool)] = "#"
+    piles = core.piles_of(slot)
+    chars[piles] = "_"
     chars[(codes & KEY).astype(bool)] = "k"
+    chars[(codes & KEY).astype(bool) & piles] = "K"
     chars[(codes & CHEST).astype(bool)] = "C"
     chars[(codes & OPEN).astype(bool)] = "c"
     chars[core.agent_of(slot)] = "@"
