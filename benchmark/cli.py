@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 
 import envs
 from benchmark import storage
@@ -138,7 +139,10 @@ def writable(engine):
             connection.rollback()
     except Exception as error:  # read-only file or directory, permissions, server refusal
         cause = getattr(error, "orig", None) or error  # the driver's sentence, not the SQL
-        raise usage_error(f"cannot write to the database {engine.url}: {cause}") from None
+        url = storage.display_url(engine.url.render_as_string(hide_password=False))
+        raise usage_error(
+            f"cannot write to the database {url}: {storage.scrub(str(cause))}"
+        ) from None
     return engine
 
 
@@ -150,24 +154,28 @@ def note_isolation(untrusted: bool) -> None:
 
 
 def usage_error(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {escape(message)}")
+    errors.print(f"[bold red]error:[/] {escape(storage.scrub(message))}")
     return typer.Exit(2)
 
 
 def engine_for(db: str | None, *, create: bool = True):
     """The database engine; ``create=False`` for commands that only read (they never
-    create a database or tables: a missing one is a usage error)."""
+    create a database or tables, nor upgrade one: a missing or older one is a usage
+    error). Commands that write upgrade an older schema in place."""
+    url = db or storage.default_url()
+    storage.display_url(url)  # its password is hidden from every message from now on
     try:
-        return storage.make_engine(db, create=create)
-    except storage.NoDatabaseError as error:
+        return storage.make_engine(url, create=create)
+    except (
+        storage.NoDatabaseError,
+        storage.SchemaOutOfDateError,
+        storage.DatabaseDriverError,
+        storage.DatabaseUnavailableError,
+    ) as error:
         raise usage_error(str(error)) from None
-    except Exception as error:  # a bad URL or an unreachable server
-        url = storage.display_url(db or storage.default_url())
-        # The driver's message may repeat the URL, password included: hide it there too.
-        message = str(error)
-        if db and url != db:
-            message = message.replace(db, url)
-        raise usage_error(f"cannot open database {url}: {message}") from None
+    except Exception as error:  # a bad URL, a server refusing what we asked
+        cause = getattr(error, "orig", None) or error  # the driver's sentence, not the SQL
+        raise usage_error(f"cannot open database {storage.display_url(url)}: {cause}") from None
 
 
 def executor_for(kind: str, address: str | None, workers: int):
@@ -280,7 +288,7 @@ def agent_jobs(
 
     Everything wrong with the agent's reference is found here, before evaluation (exit 2).
     """
-    from benchmark.submission import Job, choose_version
+    from benchmark.submission import Job
 
     valid_name("name", name)
     if version is not None:
@@ -290,14 +298,13 @@ def agent_jobs(
         targets = preflight(source, targets, limits)
     except AgentLoadError as error:
         raise usage_error(str(error)) from None
-    version = choose_version(engine, name, source.checksum, version)
-    existing = storage.get_submission(engine, name, version)
-    if existing is not None and existing.checksum != source.checksum:
-        raise usage_error(
-            f"{name}@{version} is already stored with another checksum "
-            f"({existing.checksum[:12]}, now {source.checksum[:12]}): a published version never "
-            "changes meaning; submit under a new --version (or omit --version)"
-        )
+    # The name and version are claimed now, atomically, so that a concurrent submit of
+    # another agent under the same name gets another version before either evaluates.
+    info = storage.SubmissionInfo(name, version or "next", source.checksum, source.reference, kind)
+    try:
+        version, _ = storage.claim_submission(engine, info, version)
+    except SubmissionConflictError as conflict:
+        raise usage_error(f"{conflict} Omit --version to take the next free one.") from None
     for other in storage.submissions_by_checksum(engine, source.checksum):
         if other.name != name:
             console.print(f"[dim]note: the same agent is stored as {other.label}[/]")
@@ -423,9 +430,15 @@ def _print_leaderboard(
                     f"{result.label} ranks {ranked.index(result) + 1} of {len(ranked)} "
                     f"on {result.family}"
                 )
+    warn_problems(results)
+
+
+def warn_problems(results) -> None:
+    """Say on stderr what could not be scored (a corrupt or reference-less run is named
+    there, and its split is missing from the tables)."""
     for result in results:
         for problem in result.problems:
-            errors.print(f"[yellow]warning:[/] {result.label}: {problem}")
+            errors.print(f"[yellow]warning:[/] {result.label}: {escape(problem)}")
 
 
 @app.command()
@@ -452,6 +465,7 @@ def leaderboard(
         raise usage_error(str(error)) from None
     if as_json:
         print(json.dumps(leaderboard_json(results, split), indent=2))
+        warn_problems(results)
         return
     _print_leaderboard(engine, family, split)
 
@@ -474,9 +488,10 @@ def show(
         raise usage_error(str(UnknownNameError("agent", name, known)))
     if as_json:
         print(json.dumps(leaderboard_json(results), indent=2))
-        return
-    for result in results:
-        console.print(detail_table(result, width=console.width))
+    else:
+        for result in results:
+            console.print(detail_table(result, width=console.width))
+    warn_problems(results)
 
 
 @app.command()
@@ -759,9 +774,10 @@ def train(
             console.print(f"  {name.replace('_', ' ')}: {getattr(result, name)}")
 
 
-# Commands that draw and export (sweep, plot, replay, compare, export) live in their
-# own module and register themselves on ``app``.
-from benchmark import cli_views  # noqa: E402, F401
+# Commands that draw and export (sweep, plot, replay, compare, export), and those of
+# the database itself (db upgrade, db copy), live in their own modules and register
+# themselves on ``app``.
+from benchmark import cli_db, cli_views  # noqa: E402, F401
 
 
 def _terminated(signum: int, _frame: object) -> None:
@@ -774,7 +790,11 @@ def main() -> None:
     try:
         app()
     except SubmissionConflictError as error:
-        errors.print(f"[bold red]error:[/] {error}")
+        errors.print(f"[bold red]error:[/] {escape(str(error))}")
+        sys.exit(2)
+    except SQLAlchemyError as error:  # the server went away mid-command, a lock timed out
+        cause = getattr(error, "orig", None) or error  # the driver's sentence, not the SQL
+        errors.print(f"[bold red]database error:[/] {escape(storage.scrub(str(cause)))}")
         sys.exit(2)
 
 

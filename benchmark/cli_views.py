@@ -34,6 +34,7 @@ from benchmark.cli import (
     executor_for,
     show_progress,
     usage_error,
+    warn_problems,
 )
 from benchmark.runner import DEFAULT_BATCH_SIZE
 from envs.family import Family, UnknownNameError
@@ -232,6 +233,7 @@ def plot_map(
         _family(family)
     path = _new_file(out / (f"map_{family}.png" if family else "map.png"), overwrite)
     results = Scorer(engine).agent_results(family=family)
+    warn_problems(results)  # a corrupt or reference-less run is named, and left out
     if not results:
         raise usage_error("the leaderboard is empty: submit an agent first (or `mesabench demo`)")
     panels = []
@@ -397,7 +399,10 @@ def export(
     if fmt not in FORMATS:
         raise usage_error(f"unknown --format {fmt!r}: expected one of {', '.join(FORMATS)}")
     engine = engine_for(db, create=False)
-    runs = export_runs(engine, episodes=episodes)
+    corrupt: list[str] = []
+    runs = export_runs(engine, episodes=episodes, corrupt=corrupt)
+    for problem in corrupt:  # exported without scores, and said so
+        errors.print(f"[yellow]warning:[/] {escape(problem)}")
     text = to_json(runs) if fmt == "json" else to_csv(runs, episodes=episodes)
     if out is None:
         sys.stdout.write(text)

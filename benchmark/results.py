@@ -121,7 +121,10 @@ def stored_agent(engine: Engine, name: str, version: str | None = None) -> stora
             raise NotStoredError(f"no stored agent named {name!r}: the database holds no agents")
         raise UnknownNameError("stored agent", name, known)
     if version is None:
-        return max(mine, key=lambda r: r.id)
+        # The newest version with runs: a version claimed by a submit whose every run
+        # failed holds nothing to show or check.
+        with_runs = storage.submission_ids_with_runs(engine)
+        return max(mine, key=lambda r: (r.id in with_runs, r.id))
     for record in mine:
         if record.version == version:
             return record
@@ -129,8 +132,18 @@ def stored_agent(engine: Engine, name: str, version: str | None = None) -> stora
     raise NotStoredError(f"agent {name!r} has no version {version!r} (stored: {versions})")
 
 
+class CorruptRunScoringError(ScoringError):
+    """A run (the agent's or a reference's) failed validation when read: nothing is scored
+    from it; the message names the run (see :class:`benchmark.storage.CorruptRunError`)."""
+
+
 class Scorer:
-    """Loads runs and their references from one database, caching what it loaded."""
+    """Loads runs and their references from one database, caching what it loaded.
+
+    Every run is validated as it is loaded: a corrupt one raises
+    :class:`CorruptRunScoringError` (a :class:`ScoringError`, so every table skips what
+    it cannot score and says why, naming the run).
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -139,7 +152,10 @@ class Scorer:
 
     def episodes(self, run_id: int) -> Episodes:
         if run_id not in self._episodes:
-            self._episodes[run_id] = storage.load_episodes(self.engine, run_id)
+            try:
+                self._episodes[run_id] = storage.load_episodes(self.engine, run_id)
+            except storage.CorruptRunError as error:
+                raise CorruptRunScoringError(str(error)) from None
         return self._episodes[run_id]
 
     def normaliser(self, target: Target) -> dict[str, Normaliser]:

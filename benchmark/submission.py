@@ -11,12 +11,24 @@ seeds is re-used instead of evaluated again.
 Workers die with this process (and their agent processes with them), and an
 interrupted evaluation (Ctrl-C, SIGTERM) kills its workers before it returns:
 no process outlives the command.
+
+Each run is claimed in the database before it is evaluated
+(:func:`benchmark.storage.claim_run`): when several commands (on one machine or
+many sharing a PostgreSQL server) need the same run at once, a reference run
+above all, one evaluates it and the others wait for it and re-use it. Claims are
+renewed while this process evaluates and released when it stops.
+
+Workers die with this process (and their agent processes with them), and an
+interrupted evaluation (Ctrl-C, SIGTERM) kills its workers before it returns:
+no process outlives the command.
 """
 
 from __future__ import annotations
 
 import contextlib
 import subprocess
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -92,7 +104,10 @@ def code_version() -> str:
 
 def choose_version(engine: Engine, name: str, checksum: str, version: str | None) -> str:
     """The version to store under: the given one, the one this exact agent already has,
-    or the next integer version when the agent changed."""
+    or the next integer version when the agent changed.
+
+    Only a guess when others submit at once: :func:`benchmark.storage.claim_submission`
+    claims a version atomically before evaluating (what ``submit`` does)."""
     if version is not None:
         return version
     existing = [r for r in storage.list_submissions(engine) if r.name == name]
@@ -103,36 +118,48 @@ def choose_version(engine: Engine, name: str, checksum: str, version: str | None
     return str(max(numbers, default=0) + 1)
 
 
+def submission_info(
+    job: Job, privileged: bool = False, n_instances: int = 1
+) -> storage.SubmissionInfo:
+    """The submission a job stores under (what only the evaluation tells, its privilege and
+    its number of instances, is recorded when its run is stored)."""
+    return storage.SubmissionInfo(
+        name=job.name,
+        version=job.version,
+        checksum=job.source.checksum,
+        # Canonical, so the stored agent loads the same from any working directory.
+        source=canonical_reference(job.source.reference),
+        kind=job.kind,
+        privileged=privileged,
+        n_instances=n_instances,
+    )
+
+
+def environment_info(target: Target) -> storage.EnvironmentInfo:
+    return storage.EnvironmentInfo(
+        family=target.family,
+        split=target.split,
+        env_id=target.env_id,
+        version=target.version,
+        fingerprint=target.fingerprint,
+        spec_json=target.spec_json(),
+    )
+
+
 def _store(
     engine: Engine,
     job: Job,
     result: Result,
     when: datetime,
     version_of_code: str,
-) -> int:
+) -> tuple[int, bool]:
     episodes, privileged, duration, checksum = result
     if checksum != job.source.checksum:
         raise AgentFailure(job.source.reference, job.target.label, "changed on disk during the run")
-    return storage.store_run(
+    return storage.insert_run(
         engine,
-        storage.SubmissionInfo(
-            name=job.name,
-            version=job.version,
-            checksum=job.source.checksum,
-            # Canonical, so the stored agent loads the same from any working directory.
-            source=canonical_reference(job.source.reference),
-            kind=job.kind,
-            privileged=privileged,
-            n_instances=episodes.n_instances,
-        ),
-        storage.EnvironmentInfo(
-            family=job.target.family,
-            split=job.target.split,
-            env_id=job.target.env_id,
-            version=job.target.version,
-            fingerprint=job.target.fingerprint,
-            spec_json=job.target.spec_json(),
-        ),
+        submission_info(job, privileged, episodes.n_instances),
+        environment_info(job.target),
         episodes,
         started_at=when,
         duration_s=duration,
@@ -216,6 +243,38 @@ def _raiser(error: Exception) -> Callable[[], Result]:
     return get
 
 
+#: Seconds between two looks at runs another process is evaluating.
+WAIT_POLL_S = 1.0
+
+
+class _ClaimKeeper:
+    """Renews this process's run claims while it evaluates; releases what is left on exit
+    (a failed, skipped or interrupted run is then claimable by others at once)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, daemon=True, name="claim-keeper")
+
+    def _renew(self) -> None:
+        while not self._stop.wait(storage.CLAIM_RENEW_S):
+            # A busy database: the next renewal will do.
+            with contextlib.suppress(Exception):
+                storage.renew_claims(self.engine)
+
+    def __enter__(self) -> _ClaimKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        # Never mask what ended the evaluation; a claim left behind is taken over
+        # once its owner is found gone.
+        with contextlib.suppress(Exception):
+            storage.release_all_claims(self.engine)
+
+
 def run_jobs(
     engine: Engine,
     jobs: Sequence[Job],
@@ -230,9 +289,12 @@ def run_jobs(
 ) -> list[RunOutcome]:
     """Evaluate and store every job not already stored; returns one outcome per job.
 
-    Whichever ``executor`` evaluates them (default: this machine's, with
-    ``workers``), runs are stored here, by :func:`_store`, the same way.
-    With ``fail_fast`` the first failed run stops the rest (runs already stored stay).
+    Each job's run is claimed first: one already stored is re-used; one that another
+    process is evaluating is waited for and re-used (or evaluated here, should that
+    process fail or die). Whichever ``executor`` evaluates them (default: this
+    machine's, with ``workers``), runs are stored here, by :func:`_store`, the same
+    way. With ``fail_fast`` the first failed run stops the rest (runs already stored
+    stay).
     """
     outcomes: list[RunOutcome] = []
 
@@ -241,45 +303,88 @@ def run_jobs(
         if on_outcome:
             on_outcome(outcome)
 
-    pending: list[Job] = []
-    for job in jobs:
-        run_id = storage.find_run(
-            engine,
-            job.source.checksum,
-            job.target.fingerprint,
-            job.target.seeds_digest,
-            name=job.name,
-            version=job.version,
+    def claim(job: Job) -> storage.Claim:
+        return storage.claim_run(
+            engine, submission_info(job), environment_info(job.target), job.target.seeds_digest
         )
-        if run_id is not None:
-            record(RunOutcome(job.name, job.target, REUSED, run_id, "already stored", job.kind))
-        else:
-            pending.append(job)
-    if not pending:
-        return outcomes
 
     version_of_code = code_version()
+    waiting: list[Job] = list(jobs)
+    waited = False
+    with _ClaimKeeper(engine):
+        while waiting:
+            pending, still_waiting = [], []
+            for job in waiting:
+                found = claim(job)
+                if found.status == "stored":
+                    message = "stored by another process" if waited else "already stored"
+                    record(
+                        RunOutcome(job.name, job.target, REUSED, found.run_id, message, job.kind)
+                    )
+                elif found.status == "claimed":
+                    pending.append(job)
+                else:
+                    still_waiting.append(job)
+            waiting = still_waiting
+            if pending and not _evaluate_and_store(
+                engine, pending, record, version_of_code, workers=workers,
+                batch_size=batch_size, fail_fast=fail_fast, progress=progress, limits=limits,
+                executor=executor,
+            ):  # fmt: skip
+                break  # fail_fast
+            if waiting and not pending:
+                waited = True
+                time.sleep(WAIT_POLL_S)
+    return outcomes
+
+
+def _evaluate_and_store(
+    engine: Engine,
+    jobs: list[Job],
+    record: Callable[[RunOutcome], None],
+    version_of_code: str,
+    *,
+    workers: int,
+    batch_size: int,
+    fail_fast: bool,
+    progress: bool,
+    limits: Limits | None,
+    executor: Executor | None,
+) -> bool:
+    """Evaluate claimed jobs and store each run; False when ``fail_fast`` stopped them."""
     evaluations = evaluate_jobs(
-        pending, workers=workers, batch_size=batch_size, progress=progress, limits=limits,
+        jobs, workers=workers, batch_size=batch_size, progress=progress, limits=limits,
         executor=executor,
     )  # fmt: skip
     for job, get in evaluations:
+        storage.renew_claims(engine)
         try:
             result = get()
-            run_id = _store(engine, job, result, datetime.now(UTC), version_of_code)
+            run_id, created = _store(engine, job, result, datetime.now(UTC), version_of_code)
         except UnsupportedFamily:
+            _release(engine, job)
             record(RunOutcome(job.name, job.target, SKIPPED, None, "does not play it", job.kind))
             continue
         except (AgentFailure, WorkerLost) as failure:
+            _release(engine, job)
             message = str(failure)
             if isinstance(failure, WorkerLost):
                 message = f"{job.name} on {job.target.label}: {failure}"
             record(RunOutcome(job.name, job.target, FAILED, None, message, job.kind))
             if fail_fast:
                 evaluations.close()
-                break
+                return False
             continue
-        record(
-            RunOutcome(job.name, job.target, STORED, run_id, f"{len(result[0])} episodes", job.kind)
-        )
-    return outcomes
+        if created:
+            message = f"{len(result[0])} episodes"
+            record(RunOutcome(job.name, job.target, STORED, run_id, message, job.kind))
+        else:  # another process stored it first (it took over a claim it thought stale)
+            message = "stored by another process"
+            record(RunOutcome(job.name, job.target, REUSED, run_id, message, job.kind))
+    return True
+
+
+def _release(engine: Engine, job: Job) -> None:
+    storage.release_claim(
+        engine, submission_info(job), environment_info(job.target), job.target.seeds_digest
+    )
