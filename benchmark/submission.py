@@ -102,22 +102,6 @@ def code_version() -> str:
         return ""
 
 
-def choose_version(engine: Engine, name: str, checksum: str, version: str | None) -> str:
-    """The version to store under: the given one, the one this exact agent already has,
-    or the next integer version when the agent changed.
-
-    Only a guess when others submit at once: :func:`benchmark.storage.claim_submission`
-    claims a version atomically before evaluating (what ``submit`` does)."""
-    if version is not None:
-        return version
-    existing = [r for r in storage.list_submissions(engine) if r.name == name]
-    for record in existing:
-        if record.checksum == checksum:
-            return record.version
-    numbers = [int(r.version) for r in existing if r.version.isdigit()]
-    return str(max(numbers, default=0) + 1)
-
-
 def submission_info(
     job: Job, privileged: bool = False, n_instances: int = 1
 ) -> storage.SubmissionInfo:
