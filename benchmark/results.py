@@ -8,6 +8,7 @@ reference runs stored for the same fingerprint.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -59,6 +60,8 @@ class AgentResult:
         missing: registered splits with no scored run (the agent skipped them, or
             they failed to score): an incomplete submission ranks after complete ones.
         n_instances: independently trained instances (1: intervals cover levels only).
+        training: what each instance was trained on (the submission's record: a list
+            of dicts with ``splits`` -> share), or None where that is unknown.
     """
 
     name: str
@@ -74,6 +77,7 @@ class AgentResult:
     missing: tuple[str, ...] = ()
     n_instances: int = 1
     problems: list[str] = field(default_factory=list)
+    training: list[dict] | None = None
 
     @property
     def label(self) -> str:
@@ -86,6 +90,19 @@ class AgentResult:
     @property
     def single_instance(self) -> bool:
         return self.n_instances == 1
+
+    @property
+    def trained_on(self) -> set[str] | None:
+        """The splits any instance saw levels of in training (None: unknown)."""
+        if self.training is None:
+            return None
+        return {name for t in self.training for name, share in t["splits"].items() if share > 0}
+
+    @property
+    def canonical_held_out(self) -> bool | None:
+        """Whether no instance trained on levels of the canonical shift (None: unknown)."""
+        seen = self.trained_on
+        return None if seen is None else envs.get_family(self.family).canonical_shift not in seen
 
     @property
     def borderline(self) -> bool:
@@ -332,7 +349,24 @@ class Scorer:
             missing=tuple(s.name for s in family.splits if s.name not in per_split),
             n_instances=max(r.n_instances for r in runs),
             problems=problems,
+            training=_training(first.training),
         )
+
+
+def _training(stored: str | None) -> list[dict] | None:
+    """A submission's stored training record, or None (unknown, or not a list of
+    ``{"splits": {split: share}}`` entries)."""
+    if stored is None:
+        return None
+    try:
+        entries = json.loads(stored)
+    except ValueError:
+        return None
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("splits"), dict) for e in entries
+    ):
+        return None
+    return entries
 
 
 def rank_key(result: AgentResult) -> tuple:

@@ -150,6 +150,9 @@ class Submission(Base):
     privileged: Mapped[bool] = mapped_column(Boolean, default=False)
     n_instances: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    # What a trained agent was trained on (JSON, one entry per instance), as its policy
+    # files record it; NULL for scripted agents and policies that do not say.
+    training: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Environment(Base):
@@ -280,6 +283,7 @@ class SubmissionInfo:
     kind: SubmissionKind = "agent"
     privileged: bool = False
     n_instances: int = 1
+    training: str | None = None  # JSON: see Submission.training
 
     def __post_init__(self) -> None:
         if self.kind not in SUBMISSION_KINDS:
@@ -313,6 +317,7 @@ class SubmissionRecord:
     privileged: bool
     n_instances: int
     created_at: datetime
+    training: str | None = None
 
     @property
     def label(self) -> str:
@@ -343,6 +348,7 @@ class RunRecord:
     duration_s: float
     code_version: str
     created_at: datetime
+    training: str | None = None  # the submission's (JSON, see Submission.training)
 
 
 def seeds_digest(seeds: Iterable[int]) -> str:
@@ -626,6 +632,7 @@ def _submission_record(row: Submission) -> SubmissionRecord:
         row.privileged,
         row.n_instances,
         row.created_at,
+        row.training,
     )
 
 
@@ -666,6 +673,7 @@ def _submission_values(info: SubmissionInfo, version: str) -> dict[str, Any]:
         privileged=info.privileged,
         n_instances=info.n_instances,
         created_at=_now(),
+        training=info.training,
     )
 
 
@@ -999,6 +1007,26 @@ def _claim_key(submission: SubmissionInfo, fingerprint: str, digest: str) -> tup
     )
 
 
+def record_training(engine: Engine, submission: SubmissionInfo) -> bool:
+    """Record ``submission.training`` on its stored row where the row has none (stored
+    before submissions recorded it: the same checksum, so the same files say it).
+    Returns whether a row changed."""
+    if submission.training is None:
+        return False
+    with Session(engine) as s, s.begin():
+        changed = s.execute(
+            update(Submission)
+            .where(
+                Submission.name == submission.name,
+                Submission.version == submission.version,
+                Submission.checksum == submission.checksum,
+                Submission.training.is_(None),
+            )
+            .values(training=submission.training)
+        ).rowcount
+    return changed > 0
+
+
 def claim_run(
     engine: Engine, submission: SubmissionInfo, environment: EnvironmentInfo, digest: str
 ) -> Claim:
@@ -1247,6 +1275,7 @@ _RUN_COLUMNS = (
     Run.duration_s,
     Run.code_version,
     Run.created_at,
+    Submission.training,
 )
 
 

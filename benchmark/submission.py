@@ -116,6 +116,7 @@ def submission_info(
         kind=job.kind,
         privileged=privileged,
         n_instances=n_instances,
+        training=job.source.training,
     )
 
 
@@ -293,6 +294,8 @@ def run_jobs(
         )
 
     version_of_code = code_version()
+    for info in {submission_info(job) for job in jobs if job.source.training is not None}:
+        storage.record_training(engine, info)
     waiting: list[Job] = list(jobs)
     waited = False
     with _ClaimKeeper(engine):
