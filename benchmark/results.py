@@ -355,16 +355,21 @@ class Scorer:
 
 def _training(stored: str | None) -> list[dict] | None:
     """A submission's stored training record, or None (unknown, or not a list of
-    ``{"splits": {split: share}}`` entries)."""
+    ``{"splits": {split: share}}`` entries: a policy file's metadata is its author's)."""
     if stored is None:
         return None
     try:
         entries = json.loads(stored)
     except ValueError:
         return None
-    if not isinstance(entries, list) or not all(
-        isinstance(e, dict) and isinstance(e.get("splits"), dict) for e in entries
-    ):
+
+    def well_formed(entry: object) -> bool:
+        splits = entry.get("splits") if isinstance(entry, dict) else None
+        return isinstance(splits, dict) and all(
+            isinstance(share, int | float) for share in splits.values()
+        )
+
+    if not isinstance(entries, list) or not all(well_formed(e) for e in entries):
         return None
     return entries
 
