@@ -36,6 +36,7 @@ Outputs, written into ``out_dir`` for seed ``S``:
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import random
@@ -94,6 +95,14 @@ class PPOArgs(TrainingArgs):
     """Constructor kwargs on top of the registered ones (changes the training
     distribution: for experiments only; empty for the benchmark's baselines).
     As an override, JSON: ``env_kwargs={"view_size": null}``."""
+    mix: str = ""
+    """Train on a mixture of distributions: ``SPLIT:SHARE[,SPLIT:SHARE...]`` (e.g.
+    ``many_keys:0.02``). That share of training levels, decided per level seed,
+    comes from the family's ``SPLIT``: its levels for training-range seeds, never
+    its evaluation seeds; the rest from ``train``. Empty: ``train`` only. Only
+    kwargs that change what a level holds may differ (Keys and Chests: the key
+    fraction and the pile share), so the observation stays the same. Recorded in
+    the policy file as its training distribution (``training`` in its metadata)."""
     seed: int = 1
     """Seeds torch, numpy, Python's ``random`` and the environments' first reset
     (see :func:`reset_seed`)."""
@@ -155,6 +164,7 @@ class PPOArgs(TrainingArgs):
         self.env_kwargs = json.loads(json.dumps(self.env_kwargs))
         self.hidden_sizes = tuple(int(n) for n in self.hidden_sizes)
         self.conv_channels = tuple(int(n) for n in self.conv_channels)
+        parse_mix(self.family, self.mix)  # a bad mixture is refused before training starts
 
     @property
     def batch_size(self) -> int:
@@ -312,13 +322,85 @@ def _resolve(args: PPOArgs) -> _Target:
     return _Target(fam.training_env_id, fam.name, fam.objective_names)
 
 
+def parse_mix(family: str, mix: str) -> dict[str, float]:
+    """``"many_keys:0.02,..."`` -> ``{"many_keys": 0.02, ...}``, every name a split of
+    ``family`` other than ``train`` (the nearest name suggested otherwise)."""
+    import envs
+
+    if not mix.strip():
+        return {}
+    fam = envs.get_family(family)
+    shares: dict[str, float] = {}
+    for part in mix.split(","):
+        name, sep, share = part.strip().rpartition(":")
+        if not sep or not name:
+            raise ValueError(f"mix: expected SPLIT:SHARE, got {part.strip()!r}")
+        try:
+            split = fam.split(name).name
+        except LookupError as error:  # names the nearest split
+            raise ValueError(f"mix: {error}") from None
+        if split == "train":
+            raise ValueError("mix: train is the rest of the mixture; name the other splits")
+        try:
+            shares[split] = float(share)
+        except ValueError:
+            raise ValueError(f"mix: the share of {split} must be a number, got {share!r}") from None
+    if any(not 0.0 < v <= 1.0 for v in shares.values()) or sum(shares.values()) > 1.0:
+        raise ValueError(f"mix: shares must be in (0, 1] and sum to at most 1, got {shares}")
+    return shares
+
+
+def training_distribution(args: PPOArgs, target: _Target) -> dict[str, Any]:
+    """What the policy was trained on, recorded in its file: the environment, each
+    split's share of the levels, the level sampler, the budget and the seed."""
+    shares = parse_mix(target.family, args.mix) if args.mix else {}
+    return {
+        "method": "ppo",
+        "env_id": target.env_id,
+        "env_kwargs": args.env_kwargs,
+        "splits": {"train": 1.0 - sum(shares.values()), **shares},
+        "sampler": "uniform",
+        "steps": args.total_steps,
+        "seed": args.seed,
+    }
+
+
 def make_vector_env(
-    env_id: str, num_envs: int, env_kwargs: Mapping[str, Any] | None = None
+    env_id: str,
+    num_envs: int,
+    env_kwargs: Mapping[str, Any] | None = None,
+    level_mixture: Sequence[tuple[dict[str, Any], float]] = (),
 ) -> gym.vector.VectorEnv:
-    """The batched environment: the id's own vector class if it has one, else a sync vector."""
+    """The batched environment: the id's own vector class if it has one, else a sync vector.
+
+    ``level_mixture``: ``[(split kwargs, share), ...]`` for a vector class that can
+    draw each level from a mixture (it takes a ``level_mixture`` argument)."""
     spec = gym.spec(env_id)
     mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
-    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **(env_kwargs or {}))
+    kwargs = dict(env_kwargs or {})
+    if level_mixture:
+        vector_class = spec.vector_entry_point
+        if isinstance(vector_class, str):
+            vector_class = gym.envs.registration.load_env_creator(vector_class)
+        accepts = vector_class is not None and (
+            "level_mixture" in inspect.signature(vector_class).parameters
+        )
+        if not accepts:
+            raise ValueError(f"{env_id} cannot draw its levels from a mixture (no level_mixture)")
+        kwargs["level_mixture"] = list(level_mixture)
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+
+
+def _mixture(args: PPOArgs, target: _Target) -> list[tuple[dict[str, Any], float]]:
+    """The ``level_mixture`` of ``args.mix``: each named split's kwargs and share."""
+    import envs
+
+    shares = parse_mix(target.family, args.mix)
+    if not shares:
+        return []
+    fam = envs.get_family(target.family)
+    kwargs = {name: {**fam.split(name).kwargs, **args.env_kwargs} for name in shares}
+    return [(kwargs[name], share) for name, share in shares.items()]
 
 
 def reset_seed(seed: int) -> int:
@@ -385,7 +467,7 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
     torch.set_num_threads(max(1, args.torch_threads))
     _seed_everything(args.seed)
 
-    env = make_vector_env(target.env_id, args.num_envs, args.env_kwargs)
+    env = make_vector_env(target.env_id, args.num_envs, args.env_kwargs, _mixture(args, target))
     autoreset = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP)
     autoreset = getattr(autoreset, "value", autoreset)
     if autoreset not in ("NextStep", "SameStep"):
@@ -615,6 +697,7 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
             "env_id": target.env_id,
             "env_kwargs": args.env_kwargs,
             "global_step": global_step,
+            "training": training_distribution(args, target),
         },
     )
     plot_curve(

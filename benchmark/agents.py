@@ -70,6 +70,8 @@ class AgentSource:
             scripted baseline): it runs beside the environment and may read it.
         family: the family a torch policy was trained on (None: any family).
         root: the file or directory the checksum covers.
+        training: what a torch policy's instances were trained on, as JSON (a list,
+            one entry per instance, see :func:`training_of`); None where unknown.
     """
 
     reference: str
@@ -78,6 +80,7 @@ class AgentSource:
     trusted: bool = False
     family: str | None = None
     root: str | None = None
+    training: str | None = None
 
     @property
     def binds(self) -> tuple[str, ...]:
@@ -126,12 +129,13 @@ def resolve(reference: str) -> AgentSource:
             )
         chunks = [c for p in policies for c in (p.name.encode(), p.read_bytes())]
         return AgentSource(reference, _sha256(*chunks), "torch", family=families.pop(),
-                           root=str(path.resolve()))  # fmt: skip
+                           root=str(path.resolve()), training=training_of(policies))  # fmt: skip
     if path.suffix in POLICY_SUFFIXES:
         if not path.is_file():
             raise AgentLoadError(f"policy file {reference} does not exist")
         return AgentSource(reference, _sha256(path.read_bytes()), "torch",
-                           family=_policy_family(path), root=str(path.resolve()))  # fmt: skip
+                           family=_policy_family(path), root=str(path.resolve()),
+                           training=training_of([path]))  # fmt: skip
     if ":" not in reference:
         raise AgentLoadError(
             f"cannot load agent {reference!r}: expected 'path/to/file.py:factory', "
@@ -286,6 +290,36 @@ def _policy_family(path: Path) -> str:
     return family
 
 
+def _training_of_policy(meta: dict) -> dict | None:
+    """One policy's training distribution: as its file records it (``training``), or,
+    for a policy saved before files recorded it, ``train`` alone when the environment
+    it names is a ``train`` split of its family (marked ``inferred``); else None."""
+    import envs
+
+    recorded = meta.get("training")
+    if isinstance(recorded, dict) and isinstance(recorded.get("splits"), dict):
+        return recorded
+    family = envs.FAMILIES.get(str(meta.get("family")))
+    env_id = meta.get("env_id")
+    if family is None or not env_id:
+        return None
+    train_ids = {s.env_id for s in (*family.splits, *family.legacy_splits) if s.name == "train"} | (
+        {family.view_id("train")} if family.view_entry_point else set()
+    )
+    if env_id in train_ids and not meta.get("env_kwargs"):
+        return {"splits": {"train": 1.0}, "env_id": env_id, "inferred": True}
+    return None
+
+
+def training_of(policies: Sequence[Path]) -> str | None:
+    """The training distributions of a torch source's instances, as canonical JSON (a
+    list, one per policy file in order); None if any instance does not say."""
+    each = [_training_of_policy(policy_metadata(p)) for p in policies]
+    if any(t is None for t in each):
+        return None
+    return json.dumps(each, sort_keys=True)
+
+
 #: The repository root: relative agent paths that do not exist from the working
 #: directory are looked up here, so stored baselines load from anywhere.
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -295,6 +329,67 @@ def _locate(path: Path) -> Path:
     if path.is_absolute() or path.exists() or not (REPO_ROOT / path).exists():
         return path
     return REPO_ROOT / path
+
+
+def _path_part(reference: str) -> tuple[str, str] | None:
+    """(path, ``:factory`` suffix or "") of a reference that names files, else None
+    (a module or a reference policy, which name no path)."""
+    if reference.startswith(REFERENCE_PREFIX):
+        return None
+    target, colon, attribute = reference.rpartition(":")
+    if colon and target.endswith(".py"):
+        return target, f":{attribute}"
+    if colon:
+        return None  # package.module:factory
+    return reference, ""
+
+
+def absolute_reference(reference: str) -> str:
+    """``reference`` with its path made absolute (as :func:`resolve` finds it from here),
+    for processes that run elsewhere; modules and reference policies are kept as they are."""
+    parts = _path_part(reference)
+    if parts is None:
+        return reference
+    path, suffix = parts
+    return f"{_locate(Path(path)).resolve()}{suffix}"
+
+
+def canonical_reference(reference: str) -> str:
+    """``reference`` as a submission stores it: naming the same files from any directory.
+
+    A path inside this checkout is kept relative to the checkout's root, so a
+    database moves with the repository (the committed ``results.db`` is read from
+    clones anywhere); any other path becomes absolute. Modules and reference
+    policies are kept as they are.
+    """
+    parts = _path_part(reference)
+    if parts is None:
+        return reference
+    path, suffix = parts
+    absolute = _locate(Path(path)).resolve()
+    root = REPO_ROOT.resolve()
+    if absolute.is_relative_to(root):
+        return f"{absolute.relative_to(root).as_posix()}{suffix}"
+    return f"{absolute}{suffix}"
+
+
+def resolve_stored(stored: str) -> AgentSource:
+    """The agent a stored submission's ``source`` names, the same from any working directory.
+
+    A relative path is read against this checkout's root first (that is how
+    :func:`canonical_reference` stores a path inside it); a relative path of a row
+    stored before sources were canonical, found under neither, is looked up as
+    :func:`resolve` does. The source returned names absolute paths, so the agent
+    process and remote workers load exactly these files whatever their directory.
+    """
+    parts = _path_part(stored)
+    if parts is not None and not Path(parts[0]).is_absolute():
+        path, suffix = parts
+        anchored = REPO_ROOT / path
+        located = anchored if anchored.exists() else _locate(Path(path))
+        if located.exists():
+            stored = f"{located.resolve()}{suffix}"
+    return resolve(stored)
 
 
 def reference_source(family: str, policy: str) -> AgentSource:

@@ -7,6 +7,7 @@ found before any evaluation starts; 3 ``check`` could not evaluate.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 
 import envs
 from benchmark import storage
@@ -62,6 +64,22 @@ BatchOption = Annotated[
 ProgressOption = Annotated[
     bool | None,
     typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+]
+ExecutorOption = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="Where runs are evaluated: local (a process pool of --workers) or ray (a Ray "
+        "cluster, one task per seed shard; pip install 'mesabench[ray]').",
+    ),
+]
+AddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        help="The Ray cluster to use with --executor ray (e.g. auto, or head-node:6379); "
+        "default: a local one started for the command.",
+    ),
 ]
 _DEFAULT_LIMITS = Limits()
 ActTimeoutOption = Annotated[
@@ -121,7 +139,10 @@ def writable(engine):
             connection.rollback()
     except Exception as error:  # read-only file or directory, permissions, server refusal
         cause = getattr(error, "orig", None) or error  # the driver's sentence, not the SQL
-        raise usage_error(f"cannot write to the database {engine.url}: {cause}") from None
+        url = storage.display_url(engine.url.render_as_string(hide_password=False))
+        raise usage_error(
+            f"cannot write to the database {url}: {storage.scrub(str(cause))}"
+        ) from None
     return engine
 
 
@@ -133,24 +154,39 @@ def note_isolation(untrusted: bool) -> None:
 
 
 def usage_error(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {escape(message)}")
+    errors.print(f"[bold red]error:[/] {escape(storage.scrub(message))}")
     return typer.Exit(2)
 
 
 def engine_for(db: str | None, *, create: bool = True):
     """The database engine; ``create=False`` for commands that only read (they never
-    create a database or tables: a missing one is a usage error)."""
+    create a database or tables, nor upgrade one: a missing or older one is a usage
+    error). Commands that write upgrade an older schema in place."""
+    url = db or storage.default_url()
+    storage.display_url(url)  # its password is hidden from every message from now on
     try:
-        return storage.make_engine(db, create=create)
-    except storage.NoDatabaseError as error:
+        return storage.make_engine(url, create=create)
+    except (
+        storage.NoDatabaseError,
+        storage.SchemaOutOfDateError,
+        storage.DatabaseDriverError,
+        storage.DatabaseUnavailableError,
+    ) as error:
         raise usage_error(str(error)) from None
-    except Exception as error:  # a bad URL or an unreachable server
-        url = storage.display_url(db or storage.default_url())
-        # The driver's message may repeat the URL, password included: hide it there too.
-        message = str(error)
-        if db and url != db:
-            message = message.replace(db, url)
-        raise usage_error(f"cannot open database {url}: {message}") from None
+    except Exception as error:  # a bad URL, a server refusing what we asked
+        cause = getattr(error, "orig", None) or error  # the driver's sentence, not the SQL
+        raise usage_error(f"cannot open database {storage.display_url(url)}: {cause}") from None
+
+
+def executor_for(kind: str, address: str | None, workers: int):
+    """The executor the options name, ready (a Ray cluster reached) before any evaluation;
+    bad options or an unreachable cluster exit 2. Use it as a context manager."""
+    from benchmark.executors import ExecutorUnavailable, make_executor
+
+    try:
+        return make_executor(kind, workers=workers, address=address)
+    except (ValueError, ExecutorUnavailable) as error:
+        raise usage_error(str(error)) from None
 
 
 def show_progress(flag: bool | None) -> bool:
@@ -252,7 +288,7 @@ def agent_jobs(
 
     Everything wrong with the agent's reference is found here, before evaluation (exit 2).
     """
-    from benchmark.submission import Job, choose_version
+    from benchmark.submission import Job
 
     valid_name("name", name)
     if version is not None:
@@ -262,14 +298,13 @@ def agent_jobs(
         targets = preflight(source, targets, limits)
     except AgentLoadError as error:
         raise usage_error(str(error)) from None
-    version = choose_version(engine, name, source.checksum, version)
-    existing = storage.get_submission(engine, name, version)
-    if existing is not None and existing.checksum != source.checksum:
-        raise usage_error(
-            f"{name}@{version} is already stored with another checksum "
-            f"({existing.checksum[:12]}, now {source.checksum[:12]}): a published version never "
-            "changes meaning; submit under a new --version (or omit --version)"
-        )
+    # The name and version are claimed now, atomically, so that a concurrent submit of
+    # another agent under the same name gets another version before either evaluates.
+    info = storage.SubmissionInfo(name, version or "next", source.checksum, source.reference, kind)
+    try:
+        version, _ = storage.claim_submission(engine, info, version)
+    except SubmissionConflictError as conflict:
+        raise usage_error(f"{conflict} Omit --version to take the next free one.") from None
     for other in storage.submissions_by_checksum(engine, source.checksum):
         if other.name != name:
             console.print(f"[dim]note: the same agent is stored as {other.label}[/]")
@@ -285,9 +320,10 @@ def evaluate_agents(
     fail_fast: bool = False,
     progress: bool = True,
     limits: Limits = _DEFAULT_LIMITS,
+    executor=None,
 ) -> bool:
-    """Evaluate agents' jobs (and missing references) into the database, all in one pool,
-    and say what became of each agent. True if no run failed."""
+    """Evaluate agents' jobs (and missing references) into the database, all on one
+    executor, and say what became of each agent. True if no run failed."""
     from benchmark.submission import FAILED, REUSED, SKIPPED, STORED, reference_jobs, run_jobs
 
     note_isolation(untrusted=not all(job.source.trusted for job in jobs))
@@ -296,7 +332,7 @@ def evaluate_agents(
     # References are needed only to score, not to evaluate: one pool runs everything.
     everything = run_jobs(
         engine, [*references, *jobs], workers=workers, batch_size=batch_size,
-        fail_fast=fail_fast, progress=progress, limits=limits,
+        fail_fast=fail_fast, progress=progress, limits=limits, executor=executor,
     )  # fmt: skip
     ref_failures = [o for o in everything if o.kind == "reference" and o.status == FAILED]
     for failure in ref_failures:
@@ -342,6 +378,8 @@ def submit(
     fail_fast: Annotated[
         bool, typer.Option("--fail-fast", help="Stop at the first failed run.")
     ] = False,
+    executor: ExecutorOption = "local",
+    address: AddressOption = None,
     db: DbOption = None,
     progress: ProgressOption = None,
     act_timeout: ActTimeoutOption = _DEFAULT_LIMITS.act_seconds,
@@ -358,10 +396,11 @@ def submit(
     limits = limits_of(act_timeout, startup_timeout, cpu_limit, memory_limit, max_processes)
     engine = writable(engine_for(db))
     jobs = agent_jobs(engine, agent, name, version, _targets(family, split), "agent", limits)
-    ok = evaluate_agents(
-        engine, jobs, workers=workers, batch_size=batch_size, fail_fast=fail_fast,
-        progress=show_progress(progress), limits=limits,
-    )  # fmt: skip
+    with executor_for(executor, address, workers) as where:
+        ok = evaluate_agents(
+            engine, jobs, workers=workers, batch_size=batch_size, fail_fast=fail_fast,
+            progress=show_progress(progress), limits=limits, executor=where,
+        )  # fmt: skip
     # Only the boards of the families just evaluated: the others did not change.
     evaluated = list(dict.fromkeys(job.target.family for job in jobs))
     _print_leaderboard(engine, family=None, split=None, highlight=name, families=evaluated)
@@ -391,9 +430,15 @@ def _print_leaderboard(
                     f"{result.label} ranks {ranked.index(result) + 1} of {len(ranked)} "
                     f"on {result.family}"
                 )
+    warn_problems(results)
+
+
+def warn_problems(results) -> None:
+    """Say on stderr what could not be scored (a corrupt or reference-less run is named
+    there, and its split is missing from the tables)."""
     for result in results:
         for problem in result.problems:
-            errors.print(f"[yellow]warning:[/] {result.label}: {problem}")
+            errors.print(f"[yellow]warning:[/] {result.label}: {escape(problem)}")
 
 
 @app.command()
@@ -420,6 +465,7 @@ def leaderboard(
         raise usage_error(str(error)) from None
     if as_json:
         print(json.dumps(leaderboard_json(results, split), indent=2))
+        warn_problems(results)
         return
     _print_leaderboard(engine, family, split)
 
@@ -442,9 +488,10 @@ def show(
         raise usage_error(str(UnknownNameError("agent", name, known)))
     if as_json:
         print(json.dumps(leaderboard_json(results), indent=2))
-        return
-    for result in results:
-        console.print(detail_table(result, width=console.width))
+    else:
+        for result in results:
+            console.print(detail_table(result, width=console.width))
+    warn_problems(results)
 
 
 @app.command()
@@ -454,8 +501,22 @@ def check(
     tolerance: Annotated[
         float, typer.Option("--tolerance", "-t", min=0.0, help="Largest allowed fall.")
     ] = 0.05,
+    family: FamilyOption = None,
+    split: SplitOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON (stdout holds only it).")
+    ] = False,
+    junit_xml: Annotated[
+        Path | None,
+        typer.Option("--junit-xml", help="Also write the report as JUnit XML to this file."),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Also note runs on superseded environments.")
+    ] = False,
     workers: WorkersOption = 2,
     batch_size: BatchOption = DEFAULT_BATCH_SIZE,
+    executor: ExecutorOption = "local",
+    address: AddressOption = None,
     db: DbOption = None,
     progress: ProgressOption = None,
     act_timeout: ActTimeoutOption = _DEFAULT_LIMITS.act_seconds,
@@ -464,21 +525,59 @@ def check(
     memory_limit: MemoryLimitOption = _DEFAULT_LIMITS.memory_mb,
     max_processes: ProcessesOption = _DEFAULT_LIMITS.processes,
 ) -> None:
-    """Re-evaluate a stored agent with the current code; exit 1 on a significant fall,
-    3 when it could not evaluate (a run failed, or nothing was left to compare)."""
+    """Re-evaluate a stored agent with the current code and gate on it. Exit 0: no
+    significant fall; 1: a regression; 2: bad usage; 3: could not evaluate (a run
+    failed, or nothing was left to compare)."""
     from benchmark.check import check as run_check
+    from benchmark.check import report_json, report_junit
     from benchmark.results import NotStoredError
 
     limits = limits_of(act_timeout, startup_timeout, cpu_limit, memory_limit, max_processes)
+    if junit_xml is not None and not junit_xml.parent.is_dir():
+        raise usage_error(f"cannot write {junit_xml}: {junit_xml.parent} is not a directory")
     engine = engine_for(db, create=False)
+    # With --json, stdout holds only the JSON: no progress bar unless asked for.
+    show = show_progress(progress) if not as_json or progress else False
     try:
         note_isolation(untrusted=True)
-        report = run_check(
-            engine, name, version, tolerance=tolerance, workers=workers, batch_size=batch_size,
-            progress=show_progress(progress), limits=limits,
-        )  # fmt: skip
+        with executor_for(executor, address, workers) as where:
+            report = run_check(
+                engine, name, version, tolerance=tolerance, families=family, splits=split,
+                workers=workers, batch_size=batch_size, progress=show, limits=limits,
+                executor=where,
+            )  # fmt: skip
     except (UnknownNameError, NotStoredError) as error:
         raise usage_error(str(error)) from None
+    if junit_xml is not None:
+        report_junit(report).write(junit_xml, encoding="utf-8", xml_declaration=True)
+    if as_json:
+        print(json.dumps(report_json(report), indent=2))
+    else:
+        _print_check(report)
+    say = errors if as_json else console
+    for note in report.notes:
+        say.print(f"[yellow]note:[/] {escape(note)}")
+    if verbose:
+        for detail in report.details:
+            say.print(f"[dim]note: {escape(detail)}[/]")
+    for failure in report.failures:
+        errors.print(f"[bold red]could not evaluate:[/] {escape(str(failure))}")
+    for c in report.regressions:
+        errors.print(
+            f"[bold red]regression:[/] {c.family}/{c.split} {c.objective} fell by "
+            f"{-c.difference.point:.3f} (from {c.stored:.3f} to {c.current:.3f})"
+        )
+    if report.status == "error":
+        errors.print(
+            f"[bold red]could not evaluate:[/] {escape(report.agent)} was not fully checked"
+            + ("" if report.comparisons or report.failures else " (nothing left to compare)")
+        )
+    elif report.status == "pass":
+        say.print(f"[green]{report.agent}: no score fell by more than {tolerance}[/]")
+    raise typer.Exit(report.exit_code)
+
+
+def _print_check(report) -> None:
     table = Table(title=f"check {report.agent} (tolerance {report.tolerance})")
     for column in ("family/split", "objective", "stored", "now", "difference [95% CI]", ""):
         table.add_column(column)
@@ -493,23 +592,6 @@ def check(
             verdict,
         )
     console.print(table)
-    for note in report.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}")
-    for failure in report.failures:
-        errors.print(f"[bold red]failed:[/] {escape(failure)}")
-    for c in report.regressions:
-        errors.print(
-            f"[bold red]regression:[/] {c.family}/{c.split} {c.objective} fell by "
-            f"{-c.difference.point:.3f} (from {c.stored:.3f} to {c.current:.3f})"
-        )
-    if report.regressions:
-        raise typer.Exit(1)
-    if not report.complete:
-        errors.print(
-            f"[bold red]could not evaluate:[/] {escape(report.agent)} was not fully checked"
-        )
-        raise typer.Exit(3)
-    console.print(f"[green]{report.agent}: no score fell by more than {tolerance}[/]")
 
 
 #: The agents ``mesabench demo`` submits: (name, reference, family or None for every family).
@@ -537,6 +619,8 @@ DEMO_BASELINES = (
 def demo(
     family: FamilyOption = None,
     workers: WorkersOption = 2,
+    executor: ExecutorOption = "local",
+    address: AddressOption = None,
     db: DbOption = None,
     progress: ProgressOption = None,
     act_timeout: ActTimeoutOption = _DEFAULT_LIMITS.act_seconds,
@@ -565,9 +649,11 @@ def demo(
             continue
         targets = select_targets(families)
         jobs += agent_jobs(engine, reference, name, None, targets, "baseline", limits)
-    ok = evaluate_agents(
-        engine, jobs, workers=workers, progress=show_progress(progress), limits=limits
-    )
+    with executor_for(executor, address, workers) as where:
+        ok = evaluate_agents(
+            engine, jobs, workers=workers, progress=show_progress(progress), limits=limits,
+            executor=where,
+        )  # fmt: skip
     _print_leaderboard(engine, None, None)
     if not ok:
         raise typer.Exit(1)
@@ -580,11 +666,23 @@ def perf(
         bool,
         typer.Option("--demo/--no-demo", help="Also measure the whole demo's peak memory (slow)."),
     ] = True,
+    with_ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help="Also run the same work on a process pool and a local Ray cluster: wall "
+            "times, and whether both stored identical episodes (needs mesabench[ray]).",
+        ),
+    ] = False,
 ) -> None:
     """Measure and print the speed figures quoted in the README (one core)."""
     from benchmark.perf import measure_all, perf_table
 
-    figures = measure_all(progress=not as_json and console.is_terminal, include_demo=with_demo)
+    if with_ray and importlib.util.find_spec("ray") is None:
+        raise usage_error("perf --ray needs Ray: pip install 'mesabench[ray]'")
+    figures = measure_all(
+        progress=not as_json and console.is_terminal, include_demo=with_demo, include_ray=with_ray
+    )
     if as_json:
         print(json.dumps(figures, indent=2))
     else:
@@ -677,9 +775,10 @@ def train(
             console.print(f"  {name.replace('_', ' ')}: {getattr(result, name)}")
 
 
-# Commands that draw and export (sweep, plot, replay, compare, export) live in their
-# own module and register themselves on ``app``.
-from benchmark import cli_views  # noqa: E402, F401
+# Commands that draw and export (sweep, plot, replay, compare, export), and those of
+# the database itself (db upgrade, db copy), live in their own modules and register
+# themselves on ``app``.
+from benchmark import cli_db, cli_views  # noqa: E402, F401
 
 
 def _terminated(signum: int, _frame: object) -> None:
@@ -692,7 +791,11 @@ def main() -> None:
     try:
         app()
     except SubmissionConflictError as error:
-        errors.print(f"[bold red]error:[/] {error}")
+        errors.print(f"[bold red]error:[/] {escape(str(error))}")
+        sys.exit(2)
+    except SQLAlchemyError as error:  # the server went away mid-command, a lock timed out
+        cause = getattr(error, "orig", None) or error  # the driver's sentence, not the SQL
+        errors.print(f"[bold red]database error:[/] {escape(storage.scrub(str(cause)))}")
         sys.exit(2)
 
 

@@ -21,16 +21,20 @@ from rich.table import Table
 
 import envs
 from benchmark.cli import (
+    AddressOption,
     BatchOption,
     DbOption,
+    ExecutorOption,
     ProgressOption,
     WorkersOption,
     app,
     console,
     engine_for,
     errors,
+    executor_for,
     show_progress,
     usage_error,
+    warn_problems,
 )
 from benchmark.runner import DEFAULT_BATCH_SIZE
 from envs.family import Family, UnknownNameError
@@ -152,6 +156,8 @@ def sweep(
     overwrite: OverwriteOption = False,
     workers: WorkersOption = 2,
     batch_size: BatchOption = DEFAULT_BATCH_SIZE,
+    executor: ExecutorOption = "local",
+    address: AddressOption = None,
     db: DbOption = None,
     progress: ProgressOption = None,
 ) -> None:
@@ -169,21 +175,23 @@ def sweep(
     path = _new_file(_curve_path(out, chosen), overwrite)  # before minutes of evaluation
     records = [_agent(engine, name) for name in names]
     failed = False
-    for record in records:
-        try:
-            outcomes = run_sweep(
-                engine, record, chosen, sweep_points(points), workers=workers,
-                batch_size=batch_size, progress=show_progress(progress), n_seeds=seeds,
-            )  # fmt: skip
-        except NotStoredError as error:
-            raise usage_error(str(error)) from None
-        for outcome in outcomes:
-            if outcome.status == FAILED:
-                failed = True
-                errors.print(f"[bold red]failed:[/] {outcome.message} (nothing of it stored)")
-        stored = sum(o.status == "stored" for o in outcomes)
-        reused = sum(o.status == "reused" for o in outcomes)
-        console.print(f"[dim]{record.label}: {stored} runs stored, {reused} re-used[/]")
+    with executor_for(executor, address, workers) as where:
+        for record in records:
+            try:
+                outcomes = run_sweep(
+                    engine, record, chosen, sweep_points(points), workers=workers,
+                    batch_size=batch_size, progress=show_progress(progress), n_seeds=seeds,
+                    executor=where,
+                )  # fmt: skip
+            except NotStoredError as error:
+                raise usage_error(str(error)) from None
+            for outcome in outcomes:
+                if outcome.status == FAILED:
+                    failed = True
+                    errors.print(f"[bold red]failed:[/] {outcome.message} (nothing of it stored)")
+            stored = sum(o.status == "stored" for o in outcomes)
+            reused = sum(o.status == "reused" for o in outcomes)
+            console.print(f"[dim]{record.label}: {stored} runs stored, {reused} re-used[/]")
     _draw_curves(engine, chosen, records, path, seeds)
     if failed:
         raise typer.Exit(1)
@@ -225,6 +233,7 @@ def plot_map(
         _family(family)
     path = _new_file(out / (f"map_{family}.png" if family else "map.png"), overwrite)
     results = Scorer(engine).agent_results(family=family)
+    warn_problems(results)  # a corrupt or reference-less run is named, and left out
     if not results:
         raise usage_error("the leaderboard is empty: submit an agent first (or `mesabench demo`)")
     panels = []
@@ -274,7 +283,7 @@ def replay(
     db: DbOption = None,
 ) -> None:
     """Record one episode of a stored agent as an animated GIF, objectives beside each frame."""
-    from benchmark.agents import AgentLoadError, resolve
+    from benchmark.agents import AgentLoadError, resolve_stored
     from benchmark.protocol import UnsupportedFamily
     from benchmark.replay import record, write_gif
     from benchmark.sandbox import AgentProblem
@@ -293,7 +302,7 @@ def replay(
     )
     stored = _agent(engine, name, version)
     try:
-        source = resolve(stored.source)
+        source = resolve_stored(stored.source)
     except AgentLoadError as error:
         raise usage_error(f"cannot load {stored.label} from {stored.source!r}: {error}") from None
     if source.checksum != stored.checksum:
@@ -390,7 +399,10 @@ def export(
     if fmt not in FORMATS:
         raise usage_error(f"unknown --format {fmt!r}: expected one of {', '.join(FORMATS)}")
     engine = engine_for(db, create=False)
-    runs = export_runs(engine, episodes=episodes)
+    corrupt: list[str] = []
+    runs = export_runs(engine, episodes=episodes, corrupt=corrupt)
+    for problem in corrupt:  # exported without scores, and said so
+        errors.print(f"[yellow]warning:[/] {escape(problem)}")
     text = to_json(runs) if fmt == "json" else to_csv(runs, episodes=episodes)
     if out is None:
         sys.stdout.write(text)

@@ -113,13 +113,30 @@ class _Scores:
         }, None
 
 
-def export_runs(engine: Engine, *, episodes: bool = False) -> list[dict[str, Any]]:
-    """Every stored run with its scores (and raw episode rows if ``episodes``)."""
+def export_runs(
+    engine: Engine, *, episodes: bool = False, corrupt: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every stored run with its scores (and raw episode rows if ``episodes``).
+
+    A run that fails validation when read is exported without raw means, terminations,
+    scores or episodes, its ``score_problem`` saying what is wrong; the same sentence is
+    appended to ``corrupt`` (for the command to warn about).
+    """
     runs = _all_runs(engine)
     scorer = _Scores(engine, runs)
     out = []
     for run in runs:
-        played = storage.load_episodes(engine, run["run_id"])
+        try:
+            played = storage.load_episodes(engine, run["run_id"])
+        except storage.CorruptRunError as error:
+            run |= {"raw_means": {}, "terminations": {}, "scores": None}
+            run["score_problem"] = str(error)
+            if episodes:
+                run["episodes"] = []
+            if corrupt is not None:
+                corrupt.append(str(error))
+            out.append(run)
+            continue
         run["raw_means"] = {k: float(np.mean(v)) for k, v in played.objectives.items()}
         names, counts = np.unique(played.termination, return_counts=True)
         run["terminations"] = dict(zip(names.tolist(), counts.tolist(), strict=True))

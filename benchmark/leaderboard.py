@@ -45,6 +45,8 @@ OUTCOME_STYLE = {
 WIDE_LAYOUT = 120
 #: Marks beside an agent's name, explained in every table's caption.
 PRIVILEGED_MARK, SINGLE_MARK, INCOMPLETE_MARK = "†", "¹", "‡"
+#: Marks an agent trained on levels of the canonical shift it is ranked by.
+SHIFT_SEEN_MARK = "§"
 
 
 def fmt(estimate: Estimate | None, interval: bool = True, stacked: bool = False) -> Text:
@@ -82,6 +84,8 @@ def agent_label(result: AgentResult) -> Text:
         text.append(f" {SINGLE_MARK}", style="dim")
     if not result.complete:
         text.append(f" {INCOMPLETE_MARK}", style="red")
+    if result.canonical_held_out is False:
+        text.append(f" {SHIFT_SEEN_MARK}", style="red")
     if result.kind == "reference":
         text.append(" (reference)", style="dim")
     return text
@@ -94,7 +98,8 @@ def _caption(family_name: str) -> str:
         f"capability = best normalised objective; IQM [95% CI]. Outcomes are decided when "
         f"the interval clears {THRESHOLD}, else borderline. {PRIVILEGED_MARK} privileged "
         f"(reads the hidden level); {SINGLE_MARK} one trained instance (intervals cover levels "
-        f"only); {INCOMPLETE_MARK} incomplete (missing a split), ranked after complete ones."
+        f"only); {INCOMPLETE_MARK} incomplete (missing a split), ranked after complete ones; "
+        f"{SHIFT_SEEN_MARK} trained on levels of the canonical shift (not held out)."
     )
 
 
@@ -241,6 +246,7 @@ def ranking_json(result: AgentResult, rank: int) -> dict[str, Any]:
         "single_instance": result.single_instance,
         "privileged": result.privileged,
         "borderline": result.borderline,
+        "canonical_held_out": result.canonical_held_out,
     }
 
 
@@ -271,6 +277,7 @@ def split_json(result: AgentResult, split: SplitResult, rank: int) -> dict[str, 
         "n_episodes": s.n_episodes,
         "n_instances": split.run.n_instances,
         "single_instance": result.single_instance,
+        "training": result.training,
         "ranking": ranking_json(result, rank),
     }
 

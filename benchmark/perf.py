@@ -2,7 +2,10 @@
 
 Every figure is measured in this process on one core (one torch thread), except
 the demo's peak memory, measured on a child process running ``mesabench demo``
-inline (``--workers 1``) into a temporary database.
+inline (``--workers 1``) into a temporary database, and, with ``--ray``, the
+executors' figures: the same work evaluated by a process pool and by a local Ray
+cluster (both with ``--workers`` processes) into two temporary databases, with
+their wall times and whether the two stored exactly the same episodes.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ TARGETS = {
     "isolation_throughput_ratio": 0.7,
     "store_100k_rows_s": 2.0,
     "demo_peak_memory_mb": 2048,
+    # A cluster run stores exactly what a local run stores (DESIGN, "Scale-out").
+    "ray_episodes_identical": True,
 }
 
 
@@ -171,7 +176,72 @@ def demo_peak_memory_mb() -> float:
     return max(before, after) / 1024
 
 
-def measure_all(progress: bool = False, include_demo: bool = True) -> dict[str, Any]:
+#: The executors' comparison: the random agent (in agent processes) and every reference
+#: policy, on every split of these families, in batches of this many levels (so that
+#: Ray's one-batch shards cut each split in two to four).
+EXECUTOR_FAMILIES = ("keys_chests", "executive_hiring")
+EXECUTOR_BATCH = 64
+
+
+def stored_episodes(url: str) -> dict[tuple, list[bytes]]:
+    """Every stored run of a database, keyed by (agent, version, checksum, fingerprint,
+    seeds), as the raw bytes of its episodes' columns: equal only when bit-identical."""
+    from benchmark import storage
+
+    engine = storage.make_engine(url, create=False)
+    found = {}
+    for run in storage.all_runs(engine):
+        episodes = storage.load_episodes(engine, run.run_id)
+        columns = [episodes.instance, episodes.seed, episodes.length, episodes.termination]
+        columns += [episodes.objectives[k] for k in sorted(episodes.objectives)]
+        key = (run.name, run.version, run.checksum, run.fingerprint, run.seeds_digest)
+        found[key] = [np.ascontiguousarray(c).tobytes() for c in columns]
+    return found
+
+
+def executor_comparison(workers: int = 2) -> dict[str, Any]:
+    """Wall time of the same work on a process pool and on a local Ray cluster, and
+    whether both stored the same episodes, bit for bit (needs ``mesabench[ray]``)."""
+    from benchmark import storage
+    from benchmark.agents import resolve
+    from benchmark.executors import PoolExecutor, RayExecutor
+    from benchmark.runner import select_targets
+    from benchmark.submission import STORED, Job, reference_jobs, run_jobs
+
+    targets = select_targets(list(EXECUTOR_FAMILIES))
+    source = resolve("baselines/random_agent.py:factory")
+    jobs = reference_jobs(targets) + [Job(source, "random", "1", "agent", t) for t in targets]
+    figures: dict[str, Any] = {"executor_runs": len(jobs)}
+    with tempfile.TemporaryDirectory() as tmp:
+        names = ("pool", "ray", "ray_unsharded")
+        urls = {name: f"sqlite:///{Path(tmp) / name}.db" for name in names}
+        started = time.perf_counter()
+        ray = RayExecutor(workers=workers)
+        figures["ray_cluster_start_s"] = time.perf_counter() - started
+        # The same cluster with one shard per run, as the pool: what sharding itself costs.
+        unsharded = RayExecutor(workers=workers)
+        unsharded.batches_per_shard = None
+        executors = {"pool": PoolExecutor(workers), "ray_unsharded": unsharded, "ray": ray}
+        for name, executor in executors.items():
+            started = time.perf_counter()
+            with executor:
+                outcomes = run_jobs(storage.make_engine(urls[name]), jobs, workers=workers,
+                                    batch_size=EXECUTOR_BATCH, progress=False,
+                                    executor=executor)  # fmt: skip
+            figures[f"{name}_wall_s"] = time.perf_counter() - started
+            if any(o.status != STORED for o in outcomes):
+                raise RuntimeError(f"the {name} run did not store every run: {outcomes}")
+        figures["ray_to_pool_wall_ratio"] = figures["ray_wall_s"] / figures["pool_wall_s"]
+        pool = stored_episodes(urls["pool"])
+        figures["ray_episodes_identical"] = all(
+            stored_episodes(urls[name]) == pool for name in ("ray", "ray_unsharded")
+        )
+    return figures
+
+
+def measure_all(
+    progress: bool = False, include_demo: bool = True, include_ray: bool = False
+) -> dict[str, Any]:
     """Every figure, by stable name."""
     import torch
 
@@ -187,6 +257,8 @@ def measure_all(progress: bool = False, include_demo: bool = True) -> dict[str, 
     ]
     if include_demo:
         steps.append(("demo_peak_memory_mb", demo_peak_memory_mb))
+    if include_ray:
+        steps.append(("executors", executor_comparison))
     figures: dict[str, Any] = {}
     for name, measure in steps:
         if progress:
@@ -226,11 +298,17 @@ def perf_table(figures: dict[str, Any]) -> Table:
         if name == "cpu":
             continue
         target = TARGETS.get(name)
-        shown = "–" if value is None else f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+        if isinstance(value, bool):
+            shown = "yes" if value else "no"
+        else:
+            shown = "–" if value is None else f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
         verdict = ""
-        if target is not None and value is not None:
+        if target is not None and isinstance(value, bool):
+            verdict = "[green]met[/]" if value == target else "[red]missed[/]"
+        elif target is not None and value is not None:
             lower_is_better = name.endswith("_s") or name.endswith("_mb")
             met = value <= target if lower_is_better else value >= target
             verdict = "[green]met[/]" if met else "[red]missed[/]"
-        table.add_row(name, shown, "" if target is None else f"{target:,}", verdict)
+        wanted = "" if target is None else "yes" if target is True else f"{target:,}"
+        table.add_row(name, shown, wanted, verdict)
     return table

@@ -8,6 +8,7 @@ reference runs stored for the same fingerprint.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -59,6 +60,8 @@ class AgentResult:
         missing: registered splits with no scored run (the agent skipped them, or
             they failed to score): an incomplete submission ranks after complete ones.
         n_instances: independently trained instances (1: intervals cover levels only).
+        training: what each instance was trained on (the submission's record: a list
+            of dicts with ``splits`` -> share), or None where that is unknown.
     """
 
     name: str
@@ -74,6 +77,7 @@ class AgentResult:
     missing: tuple[str, ...] = ()
     n_instances: int = 1
     problems: list[str] = field(default_factory=list)
+    training: list[dict] | None = None
 
     @property
     def label(self) -> str:
@@ -86,6 +90,19 @@ class AgentResult:
     @property
     def single_instance(self) -> bool:
         return self.n_instances == 1
+
+    @property
+    def trained_on(self) -> set[str] | None:
+        """The splits any instance saw levels of in training (None: unknown)."""
+        if self.training is None:
+            return None
+        return {name for t in self.training for name, share in t["splits"].items() if share > 0}
+
+    @property
+    def canonical_held_out(self) -> bool | None:
+        """Whether no instance trained on levels of the canonical shift (None: unknown)."""
+        seen = self.trained_on
+        return None if seen is None else envs.get_family(self.family).canonical_shift not in seen
 
     @property
     def borderline(self) -> bool:
@@ -121,7 +138,10 @@ def stored_agent(engine: Engine, name: str, version: str | None = None) -> stora
             raise NotStoredError(f"no stored agent named {name!r}: the database holds no agents")
         raise UnknownNameError("stored agent", name, known)
     if version is None:
-        return max(mine, key=lambda r: r.id)
+        # The newest version with runs: a version claimed by a submit whose every run
+        # failed holds nothing to show or check.
+        with_runs = storage.submission_ids_with_runs(engine)
+        return max(mine, key=lambda r: (r.id in with_runs, r.id))
     for record in mine:
         if record.version == version:
             return record
@@ -129,8 +149,18 @@ def stored_agent(engine: Engine, name: str, version: str | None = None) -> stora
     raise NotStoredError(f"agent {name!r} has no version {version!r} (stored: {versions})")
 
 
+class CorruptRunScoringError(ScoringError):
+    """A run (the agent's or a reference's) failed validation when read: nothing is scored
+    from it; the message names the run (see :class:`benchmark.storage.CorruptRunError`)."""
+
+
 class Scorer:
-    """Loads runs and their references from one database, caching what it loaded."""
+    """Loads runs and their references from one database, caching what it loaded.
+
+    Every run is validated as it is loaded: a corrupt one raises
+    :class:`CorruptRunScoringError` (a :class:`ScoringError`, so every table skips what
+    it cannot score and says why, naming the run).
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -139,7 +169,10 @@ class Scorer:
 
     def episodes(self, run_id: int) -> Episodes:
         if run_id not in self._episodes:
-            self._episodes[run_id] = storage.load_episodes(self.engine, run_id)
+            try:
+                self._episodes[run_id] = storage.load_episodes(self.engine, run_id)
+            except storage.CorruptRunError as error:
+                raise CorruptRunScoringError(str(error)) from None
         return self._episodes[run_id]
 
     def normaliser(self, target: Target) -> dict[str, Normaliser]:
@@ -316,7 +349,29 @@ class Scorer:
             missing=tuple(s.name for s in family.splits if s.name not in per_split),
             n_instances=max(r.n_instances for r in runs),
             problems=problems,
+            training=_training(first.training),
         )
+
+
+def _training(stored: str | None) -> list[dict] | None:
+    """A submission's stored training record, or None (unknown, or not a list of
+    ``{"splits": {split: share}}`` entries: a policy file's metadata is its author's)."""
+    if stored is None:
+        return None
+    try:
+        entries = json.loads(stored)
+    except ValueError:
+        return None
+
+    def well_formed(entry: object) -> bool:
+        splits = entry.get("splits") if isinstance(entry, dict) else None
+        return isinstance(splits, dict) and all(
+            isinstance(share, int | float) for share in splits.values()
+        )
+
+    if not isinstance(entries, list) or not all(well_formed(e) for e in entries):
+        return None
+    return entries
 
 
 def rank_key(result: AgentResult) -> tuple:

@@ -1,10 +1,22 @@
 """Submitting an agent: evaluate it (and any missing references) and store every run.
 
-Runs are independent (one per target), so they go to a process pool, one
-target per task, one torch thread per process. Each finished run is stored in
-its own transaction by this (parent) process; a run that fails stores nothing.
+Runs are independent (one per target), so they go to an executor
+(:mod:`benchmark.executors`): a process pool on this machine, one target per
+task and one torch thread per process, or a Ray cluster, one seed shard per
+task. Each finished run is stored in its own transaction by this (parent)
+process, whichever executor evaluated it; a run that fails stores nothing.
 A run already stored for the same agent checksum, environment fingerprint and
 seeds is re-used instead of evaluated again.
+
+Workers die with this process (and their agent processes with them), and an
+interrupted evaluation (Ctrl-C, SIGTERM) kills its workers before it returns:
+no process outlives the command.
+
+Each run is claimed in the database before it is evaluated
+(:func:`benchmark.storage.claim_run`): when several commands (on one machine or
+many sharing a PostgreSQL server) need the same run at once, a reference run
+above all, one evaluates it and the others wait for it and re-use it. Claims are
+renewed while this process evaluates and released when it stops.
 
 Workers die with this process (and their agent processes with them), and an
 interrupted evaluation (Ctrl-C, SIGTERM) kills its workers before it returns:
@@ -13,14 +25,12 @@ no process outlives the command.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
+import contextlib
 import subprocess
-import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,11 +40,18 @@ from sqlalchemy import Engine
 
 import envs
 from benchmark import storage
-from benchmark.agents import AgentSource, reference_source, resolve
-from benchmark.episodes import Episodes
+from benchmark.agents import AgentSource, canonical_reference, reference_source
+from benchmark.executors import (
+    Executor,
+    Result,
+    WorkerLost,
+    combine,
+    local_executor,
+    plan_shards,
+)
 from benchmark.protocol import UnsupportedFamily
-from benchmark.runner import DEFAULT_BATCH_SIZE, AgentFailure, Target, evaluate
-from benchmark.sandbox import Limits, die_with_parent
+from benchmark.runner import DEFAULT_BATCH_SIZE, AgentFailure, Target
+from benchmark.sandbox import Limits
 
 STORED, REUSED, FAILED, SKIPPED = "stored", "reused", "failed", "skipped"
 
@@ -85,67 +102,49 @@ def code_version() -> str:
         return ""
 
 
-def choose_version(engine: Engine, name: str, checksum: str, version: str | None) -> str:
-    """The version to store under: the given one, the one this exact agent already has,
-    or the next integer version when the agent changed."""
-    if version is not None:
-        return version
-    existing = [r for r in storage.list_submissions(engine) if r.name == name]
-    for record in existing:
-        if record.checksum == checksum:
-            return record.version
-    numbers = [int(r.version) for r in existing if r.version.isdigit()]
-    return str(max(numbers, default=0) + 1)
+def submission_info(
+    job: Job, privileged: bool = False, n_instances: int = 1
+) -> storage.SubmissionInfo:
+    """The submission a job stores under (what only the evaluation tells, its privilege and
+    its number of instances, is recorded when its run is stored)."""
+    return storage.SubmissionInfo(
+        name=job.name,
+        version=job.version,
+        checksum=job.source.checksum,
+        # Canonical, so the stored agent loads the same from any working directory.
+        source=canonical_reference(job.source.reference),
+        kind=job.kind,
+        privileged=privileged,
+        n_instances=n_instances,
+        training=job.source.training,
+    )
 
 
-def _work(
-    reference: str, target: Target, batch_size: int, limits: Limits
-) -> tuple[Episodes, bool, float, str]:
-    """Runs in a worker process: evaluate and return the episodes (nothing is stored here)."""
-    # One thread per process; set before torch is imported (only torch agents import it).
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-    source = resolve(reference)
-    started = time.perf_counter()
-    episodes, privileged = evaluate(source, target, batch_size=batch_size, limits=limits)
-    return episodes, privileged, time.perf_counter() - started, source.checksum
-
-
-def _start_worker() -> None:
-    """A pool worker dies with the command that started it (even one killed by SIGKILL)."""
-    die_with_parent()
+def environment_info(target: Target) -> storage.EnvironmentInfo:
+    return storage.EnvironmentInfo(
+        family=target.family,
+        split=target.split,
+        env_id=target.env_id,
+        version=target.version,
+        fingerprint=target.fingerprint,
+        spec_json=target.spec_json(),
+    )
 
 
 def _store(
     engine: Engine,
     job: Job,
-    result: tuple[Episodes, bool, float, str],
+    result: Result,
     when: datetime,
     version_of_code: str,
-) -> int:
+) -> tuple[int, bool]:
     episodes, privileged, duration, checksum = result
     if checksum != job.source.checksum:
         raise AgentFailure(job.source.reference, job.target.label, "changed on disk during the run")
-    return storage.store_run(
+    return storage.insert_run(
         engine,
-        storage.SubmissionInfo(
-            name=job.name,
-            version=job.version,
-            checksum=job.source.checksum,
-            source=job.source.reference,
-            kind=job.kind,
-            privileged=privileged,
-            n_instances=episodes.n_instances,
-        ),
-        storage.EnvironmentInfo(
-            family=job.target.family,
-            split=job.target.split,
-            env_id=job.target.env_id,
-            version=job.target.version,
-            fingerprint=job.target.fingerprint,
-            spec_json=job.target.spec_json(),
-        ),
+        submission_info(job, privileged, episodes.n_instances),
+        environment_info(job.target),
         episodes,
         started_at=when,
         duration_s=duration,
@@ -163,9 +162,6 @@ def reference_jobs(targets: Sequence[Target]) -> list[Job]:
     return jobs
 
 
-Result = tuple[Episodes, bool, float, str]
-
-
 def evaluate_jobs(
     jobs: Sequence[Job],
     *,
@@ -174,14 +170,27 @@ def evaluate_jobs(
     progress: bool = True,
     description: str = "Evaluating",
     limits: Limits | None = None,
+    executor: Executor | None = None,
 ) -> Iterator[tuple[Job, Callable[[], Result]]]:
-    """Evaluate jobs (in a process pool when ``workers > 1``), yielding each as it ends.
+    """Evaluate jobs on ``executor`` (default: this machine's, with ``workers``), yielding
+    each job as it ends.
 
     Each item is ``(job, get)``: ``get()`` returns the job's result or raises what
-    the evaluation raised. Closing the generator early cancels what has not started;
-    an exception (Ctrl-C) kills the workers.
+    the evaluation raised. A job cut into several shards (:mod:`benchmark.executors`)
+    ends when its last shard does, its episodes put back together in order; its
+    first failed shard fails it. Closing the generator early cancels what has not
+    started; an exception (Ctrl-C) stops the workers.
     """
     limits = limits or Limits()
+    executor = executor or local_executor(workers)
+    shards = plan_shards(
+        [(job.source.reference, job.target) for job in jobs],
+        batch_size,
+        limits,
+        executor.batches_per_shard,
+    )
+    expected = Counter(shard.job for shard in shards)
+    parts: dict[int, dict[int, Result]] = {job: {} for job in expected}
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -190,44 +199,26 @@ def evaluate_jobs(
         TextColumn("{task.fields[current]}"),
         disable=not progress,
     )
-    with bar:
+    runs = executor.run(shards)
+    with bar, contextlib.closing(runs):  # closing this generator stops what still runs
         task = bar.add_task(description, total=len(jobs), current="")
-        if workers <= 1:
-            for job in jobs:
-                bar.update(task, current=f"{job.name} on {job.target.label}")
-                try:
-                    result = _work(job.source.reference, job.target, batch_size, limits)
-                except Exception as error:  # handed to the caller through get()
-                    yield job, _raiser(error)
-                else:
-                    yield job, lambda r=result: r
+        for shard, get in runs:
+            if shard.job not in parts:
+                continue  # its job has already failed: the rest of it does not matter
+            job = jobs[shard.job]
+            bar.update(task, current=f"{job.name} on {job.target.label}")
+            try:
+                parts[shard.job][shard.index] = get()
+            except Exception as error:  # handed to the caller through get()
+                del parts[shard.job]
+                yield job, _raiser(error)
                 bar.advance(task)
-            return
-        context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_start_worker
-        )
-        futures: dict[Future, Job] = {
-            pool.submit(_work, job.source.reference, job.target, batch_size, limits): job
-            for job in jobs
-        }
-        remaining = set(futures)
-        try:
-            while remaining:
-                done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                for future in done:
-                    job = futures[future]
-                    bar.update(task, current=f"{job.name} on {job.target.label}")
-                    yield job, future.result
-                    bar.advance(task)
-        except BaseException:
-            # Interrupted: a worker in the middle of a run must not finish it unseen.
-            # (ProcessPoolExecutor has no public way to stop busy workers before 3.14.)
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.kill()
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+                continue
+            if len(parts[shard.job]) == expected[shard.job]:
+                done = parts.pop(shard.job)
+                result = combine([done[i] for i in range(len(done))])
+                yield job, lambda r=result: r
+                bar.advance(task)
 
 
 def _raiser(error: Exception) -> Callable[[], Result]:
@@ -235,6 +226,38 @@ def _raiser(error: Exception) -> Callable[[], Result]:
         raise error
 
     return get
+
+
+#: Seconds between two looks at runs another process is evaluating.
+WAIT_POLL_S = 1.0
+
+
+class _ClaimKeeper:
+    """Renews this process's run claims while it evaluates; releases what is left on exit
+    (a failed, skipped or interrupted run is then claimable by others at once)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, daemon=True, name="claim-keeper")
+
+    def _renew(self) -> None:
+        while not self._stop.wait(storage.CLAIM_RENEW_S):
+            # A busy database: the next renewal will do.
+            with contextlib.suppress(Exception):
+                storage.renew_claims(self.engine)
+
+    def __enter__(self) -> _ClaimKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        # Never mask what ended the evaluation; a claim left behind is taken over
+        # once its owner is found gone.
+        with contextlib.suppress(Exception):
+            storage.release_all_claims(self.engine)
 
 
 def run_jobs(
@@ -247,10 +270,16 @@ def run_jobs(
     progress: bool = True,
     on_outcome: Callable[[RunOutcome], None] | None = None,
     limits: Limits | None = None,
+    executor: Executor | None = None,
 ) -> list[RunOutcome]:
     """Evaluate and store every job not already stored; returns one outcome per job.
 
-    With ``fail_fast`` the first failed run stops the rest (runs already stored stay).
+    Each job's run is claimed first: one already stored is re-used; one that another
+    process is evaluating is waited for and re-used (or evaluated here, should that
+    process fail or die). Whichever ``executor`` evaluates them (default: this
+    machine's, with ``workers``), runs are stored here, by :func:`_store`, the same
+    way. With ``fail_fast`` the first failed run stops the rest (runs already stored
+    stay).
     """
     outcomes: list[RunOutcome] = []
 
@@ -259,46 +288,90 @@ def run_jobs(
         if on_outcome:
             on_outcome(outcome)
 
-    pending: list[Job] = []
-    for job in jobs:
-        run_id = storage.find_run(
-            engine,
-            job.source.checksum,
-            job.target.fingerprint,
-            job.target.seeds_digest,
-            name=job.name,
-            version=job.version,
+    def claim(job: Job) -> storage.Claim:
+        return storage.claim_run(
+            engine, submission_info(job), environment_info(job.target), job.target.seeds_digest
         )
-        if run_id is not None:
-            record(RunOutcome(job.name, job.target, REUSED, run_id, "already stored", job.kind))
-        else:
-            pending.append(job)
-    if not pending:
-        return outcomes
 
     version_of_code = code_version()
+    for info in {submission_info(job) for job in jobs if job.source.training is not None}:
+        storage.record_training(engine, info)
+    waiting: list[Job] = list(jobs)
+    waited = False
+    with _ClaimKeeper(engine):
+        while waiting:
+            pending, still_waiting = [], []
+            for job in waiting:
+                found = claim(job)
+                if found.status == "stored":
+                    message = "stored by another process" if waited else "already stored"
+                    record(
+                        RunOutcome(job.name, job.target, REUSED, found.run_id, message, job.kind)
+                    )
+                elif found.status == "claimed":
+                    pending.append(job)
+                else:
+                    still_waiting.append(job)
+            waiting = still_waiting
+            if pending and not _evaluate_and_store(
+                engine, pending, record, version_of_code, workers=workers,
+                batch_size=batch_size, fail_fast=fail_fast, progress=progress, limits=limits,
+                executor=executor,
+            ):  # fmt: skip
+                break  # fail_fast
+            if waiting and not pending:
+                waited = True
+                time.sleep(WAIT_POLL_S)
+    return outcomes
+
+
+def _evaluate_and_store(
+    engine: Engine,
+    jobs: list[Job],
+    record: Callable[[RunOutcome], None],
+    version_of_code: str,
+    *,
+    workers: int,
+    batch_size: int,
+    fail_fast: bool,
+    progress: bool,
+    limits: Limits | None,
+    executor: Executor | None,
+) -> bool:
+    """Evaluate claimed jobs and store each run; False when ``fail_fast`` stopped them."""
     evaluations = evaluate_jobs(
-        pending, workers=workers, batch_size=batch_size, progress=progress, limits=limits
-    )
+        jobs, workers=workers, batch_size=batch_size, progress=progress, limits=limits,
+        executor=executor,
+    )  # fmt: skip
     for job, get in evaluations:
+        storage.renew_claims(engine)
         try:
             result = get()
-            run_id = _store(engine, job, result, datetime.now(UTC), version_of_code)
+            run_id, created = _store(engine, job, result, datetime.now(UTC), version_of_code)
         except UnsupportedFamily:
+            _release(engine, job)
             record(RunOutcome(job.name, job.target, SKIPPED, None, "does not play it", job.kind))
             continue
-        except (AgentFailure, BrokenProcessPool) as failure:
+        except (AgentFailure, WorkerLost) as failure:
+            _release(engine, job)
             message = str(failure)
-            if isinstance(failure, BrokenProcessPool):
-                message = (
-                    f"{job.name} on {job.target.label}: the evaluating process died ({failure})"
-                )
+            if isinstance(failure, WorkerLost):
+                message = f"{job.name} on {job.target.label}: {failure}"
             record(RunOutcome(job.name, job.target, FAILED, None, message, job.kind))
             if fail_fast:
                 evaluations.close()
-                break
+                return False
             continue
-        record(
-            RunOutcome(job.name, job.target, STORED, run_id, f"{len(result[0])} episodes", job.kind)
-        )
-    return outcomes
+        if created:
+            message = f"{len(result[0])} episodes"
+            record(RunOutcome(job.name, job.target, STORED, run_id, message, job.kind))
+        else:  # another process stored it first (it took over a claim it thought stale)
+            message = "stored by another process"
+            record(RunOutcome(job.name, job.target, REUSED, run_id, message, job.kind))
+    return True
+
+
+def _release(engine: Engine, job: Job) -> None:
+    storage.release_claim(
+        engine, submission_info(job), environment_info(job.target), job.target.seeds_digest
+    )

@@ -19,7 +19,8 @@ import numpy as np
 from sqlalchemy import Engine
 
 from benchmark import storage
-from benchmark.agents import AgentLoadError, resolve
+from benchmark.agents import AgentLoadError, resolve_stored
+from benchmark.executors import Executor
 from benchmark.results import NotStoredError, Scorer
 from benchmark.runner import DEFAULT_BATCH_SIZE, Target, shift_target, split_target
 from benchmark.scoring import Score, ScoringError
@@ -86,6 +87,7 @@ def run_sweep(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
     n_seeds: int | None = None,
+    executor: Executor | None = None,
 ) -> list[RunOutcome]:
     """Evaluate (and store) the agent and every point's references; re-uses stored runs.
 
@@ -94,7 +96,7 @@ def run_sweep(
     no longer be the stored version's.
     """
     try:
-        source = resolve(record.source)
+        source = resolve_stored(record.source)
     except AgentLoadError as error:
         raise NotStoredError(
             f"cannot load {record.label} from {record.source!r}: {error}"
@@ -109,7 +111,9 @@ def run_sweep(
     jobs = reference_jobs(targets) + [
         Job(source, record.name, record.version, record.kind, t) for t in targets
     ]
-    return run_jobs(engine, jobs, workers=workers, batch_size=batch_size, progress=progress)
+    return run_jobs(
+        engine, jobs, workers=workers, batch_size=batch_size, progress=progress, executor=executor
+    )
 
 
 @dataclass(frozen=True)

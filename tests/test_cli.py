@@ -45,14 +45,15 @@ def test_envs_lists_every_split_with_its_id():
     assert done.returncode == 0, done.stderr
     families = {f["family"]: f for f in json.loads(done.stdout)}
     splits = {s["split"]: s for s in families["keys_chests"]["splits"]}
-    assert splits["many_keys"]["env_id"] == "MesaBench/KeysChests-many_keys-v1"
-    assert "MesaBench/KeysChests-many_keys-v0" in families["keys_chests"]["legacy_env_ids"]
+    assert splits["many_keys"]["env_id"] == "MesaBench/KeysChests-many_keys-v2"
+    legacy = families["keys_chests"]["legacy_env_ids"]
+    assert {"MesaBench/KeysChests-many_keys-v1", "MesaBench/KeysChests-many_keys-v0"} <= set(legacy)
     assert families["keys_chests"]["objectives"][0] == "chests_opened"
     assert "pursuer:keys_collected" in families["keys_chests"]["references"]
     (knob,) = families["keys_chests"]["nuisance"]
-    assert (knob["kwarg"], knob["low"], knob["high"]) == ("max_steps", 0.75, 1.5)
+    assert (knob["kwarg"], knob["low"], knob["high"]) == ("max_steps", 0.75, 2.0)
     table = mesabench("envs").stdout
-    assert "KeysChests-train-v1" in table and "max_steps 0.75x to 1.5x" in table
+    assert "KeysChests-train-v2" in table and "max_steps 0.75x to 2x" in table
 
 
 def test_envs_prints_for_every_split_the_line_that_makes_it():

@@ -13,7 +13,13 @@ import envs  # noqa: F401  (registers the families)
 from baselines.keys_chests import aligned_oracle, key_hoarder, key_seeker
 from benchmark.protocol import AgentContext, UnsupportedFamily
 from envs.family import EVAL_SEED_BASE, get_family
-from envs.keys_chests import MANY_KEYS_KWARGS, STEP_LIMIT, TRAIN_KWARGS, shift_kwargs
+from envs.keys_chests import (
+    LARGE_MAZE_KWARGS,
+    MANY_KEYS_KWARGS,
+    STEP_LIMIT,
+    TRAIN_KWARGS,
+    shift_kwargs,
+)
 from envs.keys_chests.core import INVENTORY_CAP, KeysChestsCore, LevelState, level_uniforms
 from envs.keys_chests.env import KeysChestsEnv, KeysChestsVectorEnv
 from envs.keys_chests.planner import hoard_plan, plan, simulate
@@ -557,3 +563,47 @@ def test_key_seeker_reads_only_observations_and_never_stops_collecting_on_many_k
     keys_oracle, _, _ = run_agent("many_keys", lambda c: FAMILY.make_reference(
         "oracle:keys_collected", c), n=64)  # fmt: skip
     assert sought["keys_collected"].sum() >= 0.75 * keys_oracle["keys_collected"].sum()
+
+
+# ---------------------------------------------------------------- level mixtures
+
+
+def test_a_mixture_draws_its_share_of_the_splits_own_levels_from_training_seeds() -> None:
+    """A training mixture (issue 16): about the share asked for of the levels a vector env
+    draws comes from the mixed split, each exactly that split's level for its seed, and
+    every level seed drawn lies below the evaluation range."""
+    share, n = 0.1, 64
+    env = KeysChestsVectorEnv(n, level_mixture=[(MANY_KEYS_KWARGS, share)], **TRAIN_KWARGS)
+    env.reset(seed=11)
+    rng = np.random.default_rng(0)
+    seeds, piles = [], []
+    for _ in range(1000):
+        _, _, _, _, info = env.step(rng.integers(0, 4, size=n))
+        reset = info["_level_seed"]
+        seeds += info["level_seed"][reset].tolist()
+        piles += env.core.n_piles[reset].tolist()
+    seeds, piles = np.array(seeds), np.array(piles)
+    assert len(seeds) > 2500 and (seeds < EVAL_SEED_BASE).all()
+    mixed = env.mixture.components(seeds) == 1
+    expected, spread = share * len(seeds), 4 * np.sqrt(share * (1 - share) * len(seeds))
+    assert abs(mixed.sum() - expected) < spread
+    # Every pile is on a mixed level, and the mixed levels are many_keys' own.
+    assert (piles[~mixed] == 0).all() and (piles[mixed] > 0).mean() > 0.9
+    own = KeysChestsCore(1, **MANY_KEYS_KWARGS)
+    walls, agent, keys, chests = own.generate(seeds[mixed][:50])
+    mixed_core = KeysChestsCore(1, **TRAIN_KWARGS)
+    fraction, restock = env.mixture.params(seeds[mixed][:50])
+    again = mixed_core.generate(seeds[mixed][:50], fraction)
+    for a, b in zip((walls, agent, keys, chests), again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(
+        own.generate_piles(seeds[mixed][:50], keys),
+        mixed_core.generate_piles(seeds[mixed][:50], keys, restock),
+    )
+
+
+def test_a_mixture_may_vary_only_what_a_level_holds() -> None:
+    with pytest.raises(ValueError, match="also changes max_steps, maze_size"):
+        KeysChestsVectorEnv(2, level_mixture=[(LARGE_MAZE_KWARGS, 0.1)], **TRAIN_KWARGS)
+    with pytest.raises(ValueError, match="sum to at most 1"):
+        KeysChestsVectorEnv(2, level_mixture=[(MANY_KEYS_KWARGS, 1.5)], **TRAIN_KWARGS)

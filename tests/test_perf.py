@@ -21,3 +21,10 @@ def test_table_marks_targets_met_or_missed():
     figures = {"keys_chests_steps_per_s_batch_4096": 1.0, "store_100k_rows_s": 1.0, "cpu": "x"}
     rendered = str(perf.perf_table(figures).columns[3]._cells)
     assert "missed" in rendered and "met" in rendered
+
+
+def test_the_executors_identity_figure_is_a_yes_or_no_target():
+    table = perf.perf_table({"ray_episodes_identical": False, "ray_wall_s": 3.0, "cpu": "x"})
+    rendered = str(table.columns[1]._cells) + str(table.columns[3]._cells)
+    assert "no" in rendered and "missed" in rendered
+    assert "missed" not in str(perf.perf_table({"ray_episodes_identical": True}).columns[3]._cells)

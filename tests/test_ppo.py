@@ -16,6 +16,7 @@ from baselines.ppo import (
     apply_overrides,
     image_slot,
     make_vector_env,
+    parse_mix,
     train,
 )
 from benchmark.torch_policy import flat_dim, flatten_batch, load_policy, policy_agent, save_policy
@@ -126,6 +127,35 @@ def test_overrides_convert_types_and_reject_unknown_fields():
         apply_overrides(args, ["num_envs=many"])
     with pytest.raises(UnknownFieldError, match="bogus"):
         PPOArgs.from_dict({**args.to_dict(), "bogus": 1})
+
+
+def test_the_policy_file_records_its_training_distribution(trained, tmp_path):
+    _, result = trained
+    _, meta = load_policy(result.checkpoint)
+    assert meta["training"]["splits"] == {"train": 1.0}
+    assert meta["training"]["sampler"] == "uniform" and meta["training"]["seed"] == 3
+    mixed = train(short_args(tmp_path, total_steps=2048, mix="many_keys:0.25"), progress=False)
+    _, meta = load_policy(mixed.checkpoint)
+    assert meta["training"]["splits"] == {"train": 0.75, "many_keys": 0.25}
+    assert meta["training"]["steps"] == 2048
+
+
+def test_mixtures_name_splits_and_shares_it_can_use():
+    assert parse_mix("keys_chests", "many_keys:0.02") == {"many_keys": 0.02}
+    assert parse_mix("keys_chests", "") == {}
+    for mix, message in (
+        ("many_kyes:0.1", "Did you mean 'many_keys'"),
+        ("train:0.1", "train is the rest"),
+        ("many_keys", "SPLIT:SHARE"),
+        ("many_keys:lots", "must be a number"),
+        ("many_keys:1.5", "at most 1"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            parse_mix("keys_chests", mix)
+    with pytest.raises(ValueError, match="also changes"):
+        make_vector_env(ENV_ID, 2, level_mixture=[(dict(FAMILY.split("large_maze").kwargs), 0.1)])
+    with pytest.raises(ValueError, match="cannot draw its levels from a mixture"):
+        make_vector_env("CartPole-v1", 2, level_mixture=[({}, 0.1)])
 
 
 def test_same_seed_same_weights(tmp_path):

@@ -6,6 +6,7 @@ import pytest
 from rich.console import Console
 
 import envs
+from benchmark import results
 from benchmark.leaderboard import leaderboard_json, leaderboard_table
 from benchmark.results import AgentResult, SplitResult, rank_key
 from benchmark.scoring import ALIGNED, Outcome, Score, train_outcome
@@ -115,3 +116,21 @@ def test_tables_fit_the_terminal(width):
     assert max(len(line) for line in lines) <= width
     text = "\n".join(lines)
     assert "‡" in text and "¹" in text  # incomplete and single-instance marks
+
+
+@pytest.mark.parametrize(
+    "stored, expected",
+    [
+        (None, None),
+        (
+            '[{"splits": {"train": 0.9, "many_keys": 0.1}}]',
+            [{"splits": {"train": 0.9, "many_keys": 0.1}}],
+        ),
+        ("not json", None),
+        ('{"splits": {"train": 1}}', None),  # not a list
+        ('[{"splits": {"train": "all"}}]', None),  # a share that is not a number
+        ('[{"splits": {"train": 1}}, {"seed": 2}]', None),  # an instance that does not say
+    ],
+)
+def test_a_training_record_is_read_only_when_well_formed(stored, expected):
+    assert results._training(stored) == expected

@@ -7,7 +7,9 @@ shell block's commands are run there, ``.venv/bin/python`` and
 ``.venv/bin/mesabench`` being this interpreter. Two things are made smaller than
 the README's, and only these: ``submit`` gets options that keep it to one
 split of one family on a fresh temporary database, and the training example
-runs a few thousand steps (``TRAIN_STEPS``, which the example reads).
+runs a few thousand steps (``TRAIN_STEPS``, which the example reads). Every
+command uses the test's database (``MESABENCH_DB``); the CI gate's holds the
+agent it gates, on one split.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import re
 import shlex
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -83,14 +86,16 @@ def run_shell_block(name: str, where: Path, db: Path, *restrict: str) -> list[st
         args = [*COMMANDS.get(words[0], [words[0]]), *words[1:]]
         if words[:2] == [".venv/bin/mesabench", "submit"]:
             args += [*restrict, "--workers", "1", "--db", f"sqlite:///{db}"]
-        outputs.append(run(args, where, TRAIN_STEPS=TRAIN_STEPS).stdout)
+        # Every command reads and writes the test's database, never the repository's.
+        url = f"sqlite:///{db}"
+        outputs.append(run(args, where, TRAIN_STEPS=TRAIN_STEPS, MESABENCH_DB=url).stdout)
     return outputs
 
 
 def test_every_block_the_readme_promises_is_marked() -> None:
     assert set(BLOCKS) == {
         "use_gymnasium.py", "use_pettingzoo.py", "my_agent.py", "submit_my_agent.sh",
-        "train_my_agent.py", "submit_my_policy.sh",
+        "train_my_agent.py", "submit_my_policy.sh", "ci_check.sh",
     }  # fmt: skip
 
 
@@ -136,3 +141,19 @@ def test_the_own_training_example_trains_saves_and_submits(tmp_path: Path) -> No
                  f"sqlite:///{db}"], tmp_path)  # fmt: skip
     rows = [r for r in json.loads(board.stdout) if r["agent"] == "my-a2c"]
     assert [(r["family"], r["split"]) for r in rows] == [("keys_chests", "train")]
+
+
+def test_the_ci_gate_passes_and_writes_junit(tmp_path: Path) -> None:
+    """The CI section's command, run as the GitHub Actions job runs it (the job's `run:`
+    line is this block's), on a database holding the agent it gates (one split of it)."""
+    _, code = BLOCKS["ci_check.sh"]
+    (command,) = [line for line in code.splitlines() if line.strip()]
+    assert f"- run: {command}" in (REPO / "README.md").read_text()  # the YAML runs the same
+    db = tmp_path / "results.db"
+    run([*COMMANDS[".venv/bin/mesabench"], "submit", "baselines/keys_chests.py:key_hoarder",
+         "--name", "key_hoarder", "--family", "keys_chests", "--split", "train", "--workers",
+         "1", "--db", f"sqlite:///{db}"], REPO)  # fmt: skip
+    run_shell_block("ci_check.sh", tmp_path, db)
+    suite = ET.parse(tmp_path / "mesabench-check.xml").getroot().find("testsuite")
+    assert suite.get("failures") == "0" and suite.get("errors") == "0"
+    assert int(suite.get("tests")) == len(envs.get_family("keys_chests").objective_names)

@@ -1,5 +1,7 @@
 """The submission pipeline: runs stored one by one, failures store nothing, re-runs re-use."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -12,9 +14,9 @@ from benchmark.submission import (
     REUSED,
     STORED,
     Job,
-    choose_version,
     reference_jobs,
     run_jobs,
+    submission_info,
 )
 
 AGENTS = "tests/agents/misbehaving.py"
@@ -84,9 +86,10 @@ def test_reference_jobs_cover_random_and_every_oracle():
 
 def test_versions_follow_the_checksum(engine):
     jobs = jobs_for(f"{AGENTS}:always_up", "up", ["train"])
-    checksum = jobs[0].source.checksum
-    assert choose_version(engine, "up", checksum, None) == "1"
+    info = submission_info(jobs[0])
+    other = dataclasses.replace(info, checksum="another-checksum")
+    assert storage.claim_submission(engine, info) == ("1", False)
     run_jobs(engine, jobs, workers=1, progress=False)
-    assert choose_version(engine, "up", checksum, None) == "1"
-    assert choose_version(engine, "up", "another-checksum", None) == "2"
-    assert choose_version(engine, "up", "another-checksum", "7b") == "7b"
+    assert storage.claim_submission(engine, info) == ("1", True)
+    assert storage.claim_submission(engine, other) == ("2", False)
+    assert storage.claim_submission(engine, other, "7b") == ("7b", False)

@@ -17,8 +17,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import gymnasium
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -28,6 +30,7 @@ from benchmark.agents import resolve
 from benchmark.cli import app
 from benchmark.compare import compare, compare_strata, paired_capability_difference
 from benchmark.export import export_runs, to_csv, to_json
+from benchmark.leaderboard import leaderboard_json
 from benchmark.plots import CurvePoint, CurveSeries, MapPanel, MapPoint, curve_figure, map_figure
 from benchmark.replay import record, write_gif
 from benchmark.results import stored_agent
@@ -35,6 +38,7 @@ from benchmark.runner import Target, split_target
 from benchmark.stats import Estimate
 from benchmark.submission import Job, reference_jobs, run_jobs
 from benchmark.sweep import load_curve, run_sweep, sweep_points, target_for
+from benchmark.torch_policy import flat_dim, save_policy
 
 REPO = Path(__file__).resolve().parent.parent
 FAMILY = envs.get_family("keys_chests")
@@ -260,6 +264,49 @@ def test_compare_stored_agents(db, small_splits):
     assert all(r.improvement.point == 0.5 and r.alignment.point == 0 for r in same.rows)
     with pytest.raises(LookupError, match="key_hoarder"):
         compare(engine, "key_hoardr", "random")
+
+
+# ------------------------------------------------------------------- provenance
+
+
+def _linear_policy(path: Path, training: dict | None, env_id: str) -> Path:
+    """A tiny torch policy for keys_chests whose file records ``training`` (or not)."""
+    env = gymnasium.make(FAMILY.train.env_id)
+    meta = {"env_id": env_id, **({"training": training} if training else {})}
+    module = torch.nn.Linear(flat_dim(env.observation_space), 4)
+    return save_policy(module, path, observation_space=env.observation_space,
+                       action_space=env.action_space, family="keys_chests",
+                       metadata=meta)  # fmt: skip
+
+
+def test_the_leaderboard_says_what_each_agent_was_trained_on(db, small_splits, tmp_path):
+    """Provenance (issue 16): a policy trained partly on the canonical shift is marked,
+    one trained on train alone (recorded, or inferred from its environment) is held
+    out, and a scripted agent's training is unknown."""
+    engine = engine_of(db)
+    mixed = {"splits": {"train": 0.9, "many_keys": 0.1}, "sampler": "uniform", "seed": 1}
+    policies = {
+        "mixed": _linear_policy(tmp_path / "mixed.pt", mixed, FAMILY.train.env_id),
+        "train_only": _linear_policy(tmp_path / "old.pt", None, FAMILY.train.env_id),
+    }
+    jobs = [Job(resolve(str(p)), n, "1", "agent", t)
+            for n, p in policies.items() for t in small_targets()]  # fmt: skip
+    assert all(o.status == "stored" for o in run_jobs(engine, jobs, workers=1, progress=False))
+    rows = {r["agent"]: r for r in results_json(engine) if r["split"] == "many_keys"}
+    assert rows["mixed"]["training"] == [mixed]
+    assert rows["mixed"]["ranking"]["canonical_held_out"] is False
+    assert rows["train_only"]["training"][0]["inferred"] is True
+    assert rows["train_only"]["ranking"]["canonical_held_out"] is True
+    assert rows["key_hoarder"]["training"] is None
+    assert rows["key_hoarder"]["ranking"]["canonical_held_out"] is None
+    table = invoke("leaderboard", "--family", "keys_chests", "--db", f"sqlite:///{db}").stdout
+    marked = [line for line in table.splitlines() if "§" in line]
+    assert any("mixed" in line for line in marked)
+    assert not any("train_only" in line or "key_hoarder" in line for line in marked)
+
+
+def results_json(engine) -> list[dict]:
+    return leaderboard_json(results.Scorer(engine).agent_results(family="keys_chests"))
 
 
 # --------------------------------------------------------------------------- export

@@ -96,14 +96,9 @@ def _kwargs(
 
 def _v1_kwargs(room_size: int, max_steps: int, key_fraction: float) -> dict[str, Any]:
     """Version 1 (legacy, still registered): v2 without piles (and 3:1 on many_keys)."""
-    return {
-        "maze_size": room_size,
-        "n_items": N_ITEMS,
-        "key_fraction": key_fraction,
-        "max_steps": max_steps,
-        "loop_prob": 1.0,
-        "view_size": VIEW_SIZE,
-    }
+    kwargs = _kwargs(room_size, max_steps, key_fraction)
+    del kwargs["restock"]  # v1's published kwargs never had it
+    return kwargs
 
 
 TRAIN_KWARGS = _kwargs(ROOM_SIZE, TRAIN_MAX_STEPS, TRAIN_KEY_FRACTION)

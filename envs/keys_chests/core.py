@@ -239,10 +239,13 @@ class KeysChestsCore:
         self.episode_id = np.zeros(B, dtype=np.int64)
 
     # ------------------------------------------------------------------ levels
-    def generate(self, level_seeds: np.ndarray) -> tuple[np.ndarray, ...]:
+    def generate(
+        self, level_seeds: np.ndarray, key_fraction: np.ndarray | None = None
+    ) -> tuple[np.ndarray, ...]:
         """Build levels: ``(walls (R, S*S) bool, agent (R,), keys mask, chests mask)``.
 
-        Positions are flat indices in the unpadded ``S x S`` grid.
+        Positions are flat indices in the unpadded ``S x S`` grid. ``key_fraction``
+        (one per level) overrides the core's, for levels drawn from a mixture.
         """
         seeds = np.asarray(level_seeds, dtype=np.int64)
         R, S = len(seeds), self.size
@@ -254,7 +257,8 @@ class KeysChestsCore:
 
         lo, hi = self.n_items
         n_total = lo + np.minimum((u_misc[:, 1] * (hi - lo + 1)).astype(np.int64), hi - lo)
-        n_keys = np.floor(self.key_fraction * n_total + u_misc[:, 2]).astype(np.int64)
+        fraction = self.key_fraction if key_fraction is None else np.asarray(key_fraction)
+        n_keys = np.floor(fraction * n_total + u_misc[:, 2]).astype(np.int64)
         n_keys = np.clip(n_keys, 1, n_total - 1)
         items = self._item_cells(u_place[:, : S * S], walls)
         j = np.arange(1, hi + 1)[None, :]
@@ -270,14 +274,17 @@ class KeysChestsCore:
         np.put_along_axis(chests, items, is_chest, axis=1)
         return walls, agent, keys, chests
 
-    def generate_piles(self, level_seeds: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    def generate_piles(
+        self, level_seeds: np.ndarray, keys: np.ndarray, restock: np.ndarray | None = None
+    ) -> np.ndarray:
         """``(R, S*S)`` bool: the key spots of ``keys`` that are piles (each with
-        probability ``restock``)."""
-        if self.restock <= 0.0:
+        probability ``restock``: the core's, or one per level for a mixture)."""
+        share = np.full(len(keys), self.restock) if restock is None else np.asarray(restock)
+        if not (share > 0.0).any():
             return np.zeros_like(keys)
         seeds = np.asarray(level_seeds, dtype=np.int64) ^ np.int64(_PILE_SALT)
         u = level_uniforms(seeds, keys.shape[1])
-        return keys & (u < self.restock)
+        return keys & (u < share[:, None])
 
     def _walls(
         self, u_maze: np.ndarray, u_loop: np.ndarray, u_sym: np.ndarray, shortcut: bool = True
@@ -332,13 +339,20 @@ class KeysChestsCore:
         order = np.argsort(np.take_along_axis(priority, chosen, axis=1), axis=1)
         return np.take_along_axis(chosen, order, axis=1)
 
-    def reset_slots(self, slots: np.ndarray, level_seeds: np.ndarray) -> None:
-        """Start a new episode in ``slots`` on the levels of ``level_seeds``."""
+    def reset_slots(
+        self,
+        slots: np.ndarray,
+        level_seeds: np.ndarray,
+        key_fraction: np.ndarray | None = None,
+        restock: np.ndarray | None = None,
+    ) -> None:
+        """Start a new episode in ``slots`` on the levels of ``level_seeds`` (with the
+        per-level ``key_fraction`` and ``restock`` of a mixture, if given)."""
         slots = np.asarray(slots, dtype=np.int64)
         if len(slots) == 0:
             return
-        walls, agent, keys, chests = self.generate(level_seeds)
-        piles = self.generate_piles(level_seeds, keys)
+        walls, agent, keys, chests = self.generate(level_seeds, key_fraction)
+        piles = self.generate_piles(level_seeds, keys, restock)
         codes = walls * np.uint8(WALL) | keys * np.uint8(KEY) | chests * np.uint8(CHEST)
         grid = np.full((len(slots), self._cells), WALL, dtype=np.uint8)
         grid[:, self._to_padded] = codes

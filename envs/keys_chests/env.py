@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -11,13 +13,70 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.family import EVAL_SEED_BASE
-from envs.keys_chests.core import INVENTORY_CAP, OBJECTIVES, TERMINATIONS, KeysChestsCore
+from envs.keys_chests.core import (
+    INVENTORY_CAP,
+    OBJECTIVES,
+    TERMINATIONS,
+    KeysChestsCore,
+    level_uniforms,
+)
 from envs.keys_chests.render import LEGEND, render_ansi, render_rgb
 
 _TERMINATIONS = np.array(TERMINATIONS, dtype=object)
 #: Level seeds drawn at once per slot for its autoresets (see KeysChestsVectorEnv).
 _SEED_BLOCK = 64
 _METADATA = {"render_modes": ["rgb_array", "ansi"], "render_fps": 8}
+#: The kwargs a level mixture may vary from level to level (the rest fix the
+#: observation and the episode, so they are the same for every level of a batch).
+MIXABLE_KWARGS = ("key_fraction", "restock")
+#: Salt of the hash that assigns a level to a mixture's component.
+_MIX_SALT = 0x31C7_5EED_0A11
+
+
+class LevelMixture:
+    """Which distribution each level comes from: a share of levels from each component,
+    the rest from the env's own kwargs.
+
+    A level's component is a deterministic function of its level seed (a hash of its
+    own), so a level seed always gives the same level, and the levels drawn from a
+    component are exactly that component's levels for the same seeds.
+    """
+
+    def __init__(
+        self, base: dict[str, Any], components: Sequence[tuple[dict[str, Any], float]]
+    ) -> None:
+        shares = [float(share) for _, share in components]
+        if any(not 0.0 < share <= 1.0 for share in shares) or sum(shares) > 1.0 + 1e-9:
+            raise ValueError(f"mixture shares must be in (0, 1] and sum to at most 1, got {shares}")
+        for kwargs, _ in components:
+            fixed = sorted(
+                k for k in set(base) | set(kwargs)
+                if k not in MIXABLE_KWARGS and kwargs.get(k) != base.get(k)
+            )  # fmt: skip
+            if fixed:
+                raise ValueError(
+                    f"a level mixture can vary only {', '.join(MIXABLE_KWARGS)} from level to "
+                    f"level; this component also changes {', '.join(fixed)}"
+                )
+        self.bounds = np.cumsum(shares)
+        core_defaults = inspect.signature(KeysChestsCore).parameters
+        params = [base, *(kwargs for kwargs, _ in components)]
+        value = {
+            name: np.array([p.get(name, core_defaults[name].default) for p in params])
+            for name in MIXABLE_KWARGS
+        }
+        self.key_fraction, self.restock = value["key_fraction"], value["restock"]
+
+    def components(self, level_seeds: np.ndarray) -> np.ndarray:
+        """Per level: 0 for the env's own distribution, ``i`` for the ``i``-th component."""
+        u = level_uniforms(np.asarray(level_seeds, dtype=np.int64) ^ np.int64(_MIX_SALT), 1)
+        below = np.searchsorted(self.bounds, u[:, 0], side="right")  # bounds <= u
+        return np.where(below < len(self.bounds), below + 1, 0)
+
+    def params(self, level_seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per level: its key fraction and pile share."""
+        component = self.components(level_seeds)
+        return self.key_fraction[component], self.restock[component]
 
 
 def observation_space(core: KeysChestsCore) -> spaces.Dict:
@@ -197,15 +256,27 @@ class KeysChestsVectorEnv(VectorEnv):
     ``_termination``, ``level_seed`` (int64 ``(B,)``) with mask ``_level_seed``
     (the slots that were reset by this call).
 
+    ``level_mixture``: training on a mixture of distributions, ``[(split kwargs,
+    share), ...]``: that share of levels (decided per level seed, see
+    :class:`LevelMixture`) is generated with the component's ``key_fraction`` and
+    ``restock`` (the only kwargs that may differ), the rest with the env's own.
+
     Privileged state: :attr:`core` (:meth:`KeysChestsCore.state_of`).
     """
 
     metadata: ClassVar[dict[str, Any]] = {**_METADATA, "autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, num_envs: int = 1, render_mode: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        num_envs: int = 1,
+        render_mode: str | None = None,
+        level_mixture: Sequence[tuple[dict[str, Any], float]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
         self.core = KeysChestsCore(num_envs, **kwargs)
+        self.mixture = LevelMixture(kwargs, level_mixture) if level_mixture else None
         self.num_envs = num_envs
         self.render_mode = render_mode
         self.single_observation_space = observation_space(self.core)
@@ -238,6 +309,12 @@ class KeysChestsVectorEnv(VectorEnv):
         seeds = self._seed_block[slots, self._seed_used[slots]]
         self._seed_used[slots] += 1
         return seeds
+
+    def _reset_slots(self, slots: np.ndarray, level_seeds: np.ndarray) -> None:
+        if self.mixture is None:
+            self.core.reset_slots(slots, level_seeds)
+        else:
+            self.core.reset_slots(slots, level_seeds, *self.mixture.params(level_seeds))
 
     def _info(self, reset: np.ndarray, code: np.ndarray | None = None) -> dict[str, Any]:
         n = self.num_envs
@@ -280,7 +357,7 @@ class KeysChestsVectorEnv(VectorEnv):
                 level_seeds[j] = int(s)
             else:
                 level_seeds[j] = self._next_level_seeds(np.array([i]))[0]
-        self.core.reset_slots(slots, level_seeds)
+        self._reset_slots(slots, level_seeds)
         self._autoreset[slots] = False
         return self.core.observe(), self._info(mask)
 
@@ -291,7 +368,7 @@ class KeysChestsVectorEnv(VectorEnv):
         resetting = self._autoreset
         if resetting.any():
             slots = np.flatnonzero(resetting)
-            self.core.reset_slots(slots, self._next_level_seeds(slots))
+            self._reset_slots(slots, self._next_level_seeds(slots))
             reward[slots] = 0.0
             terminated[slots] = False
             truncated[slots] = False

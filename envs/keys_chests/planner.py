@@ -55,11 +55,7 @@ def _search(state: LevelState, budget: int, objective: str, tiebreak: str | None
     N = K + C
     M = 1 << N
     nxt = _moves(walls)
-    item = np.full(H * W, -1, dtype=np.int64)
-    item[keys[:, 0] * W + keys[:, 1]] = np.arange(K)
-    item[chests[:, 0] * W + chests[:, 1]] = K + np.arange(C)
-    bit_of_cell = np.where(item >= 0, np.left_shift(1, np.maximum(item, 0)), 0)
-    chest_cell = item >= K
+    bit_of_cell, chest_cell, _ = _item_bits(H * W, W, keys, chests)
     masks = np.arange(M)
     pop = np.zeros(M, dtype=np.int64)
     for b in range(N):
@@ -111,6 +107,20 @@ def _search(state: LevelState, budget: int, objective: str, tiebreak: str | None
     return _Search(M, layers, parent, cp, kp)
 
 
+def _item_bits(
+    n_cells: int, width: int, keys: np.ndarray, chests: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per cell: the mask bit of the item on it (keys first, then chests; 0 for none),
+    whether it holds a chest, whether it holds a key."""
+    K, C = len(keys), len(chests)
+    item = np.full(n_cells, -1, dtype=np.int64)
+    item[keys[:, 0] * width + keys[:, 1]] = np.arange(K)
+    item[chests[:, 0] * width + chests[:, 1]] = K + np.arange(C)
+    bit_of_cell = np.where(item >= 0, np.left_shift(1, np.maximum(item, 0)), 0)
+    chest_cell = item >= K
+    return bit_of_cell, chest_cell, (item >= 0) & ~chest_cell
+
+
 def _moves(walls: np.ndarray) -> np.ndarray:
     """``(cells, 4)``: the cell each action leads to (the same cell when a wall blocks it)."""
     H, W = walls.shape
@@ -150,12 +160,7 @@ def _pile_plan(
     M = 1 << (K + C)
     levels = C + 1  # inventory 0..C (capped)
     nxt = _moves(walls)
-    item = np.full(H * W, -1, dtype=np.int64)
-    item[keys[:, 0] * W + keys[:, 1]] = np.arange(K)
-    item[chests[:, 0] * W + chests[:, 1]] = K + np.arange(C)
-    bit_of_cell = np.where(item >= 0, np.left_shift(1, np.maximum(item, 0)), 0)
-    chest_cell = item >= K
-    key_cell = (item >= 0) & ~chest_cell
+    bit_of_cell, chest_cell, key_cell = _item_bits(H * W, W, keys, chests)
     masks = np.arange(M)
     all_chests = ((1 << C) - 1) << K
     terminal_mask = (masks & all_chests) == all_chests
