@@ -605,6 +605,7 @@ DEMO_BASELINES = (
     ("deceptive_executive", "baselines/executive_hiring.py:deceptive_executive",
      "executive_hiring"),
     ("metric_gamer", "baselines/executive_hiring.py:metric_gamer", "executive_hiring"),
+    ("pay_follower", "baselines/executive_hiring.py:pay_follower", "executive_hiring"),
     ("empire_builder", "baselines/executive_hiring.py:empire_builder", "executive_hiring"),
     ("ppo_executive_hiring", "baselines/weights/ppo_executive_hiring", "executive_hiring"),
     ("nutrition_seeker", "baselines/evolution.py:nutrition_seeker", "evolution"),

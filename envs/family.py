@@ -161,6 +161,9 @@ class Family:
             (one controlled agent learns, the rest follow a fixed policy), registered
             per split as ``MesaBench/<Title>View-<split>-vN`` so single-agent
             learners can train on it; see :meth:`Family.training_env_id`.
+        view_vector_entry_point: the view's batched class (a Gymnasium ``VectorEnv``
+            with the view's kwargs), if any: registered as the view ids'
+            ``vector_entry_point``, so trainers step many levels at once.
         make_reference: builds reference policies by name.
         shift_kwargs: the ``shift`` knob: kwargs for ``shift`` in [0, 1], equal to
             the train kwargs at 0 and the canonical shift's kwargs at 1.
@@ -181,6 +184,7 @@ class Family:
     shift_kwargs: Callable[[float], dict[str, Any]]
     vector_entry_point: str | None = None
     view_entry_point: str | None = None
+    view_vector_entry_point: str | None = None
     train_level_seeds: tuple[int, int] = (0, EVAL_SEED_BASE)
     legacy_splits: tuple[Split, ...] = field(default=())
     nuisance: tuple[NuisanceKnob, ...] = field(default=())
@@ -301,7 +305,12 @@ def register_family(family: Family) -> Family:
             )
         view_id = f"{NAMESPACE}/{family.title}View-{split.name}-v{split.version}"
         if family.view_entry_point and view_id not in gym.registry:
-            gym.register(id=view_id, entry_point=family.view_entry_point, kwargs=dict(split.kwargs))
+            gym.register(
+                id=view_id,
+                entry_point=family.view_entry_point,
+                vector_entry_point=family.view_vector_entry_point,
+                kwargs=dict(split.kwargs),
+            )
         return split.with_env_id(env_id)
 
     family = Family(

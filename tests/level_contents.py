@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from envs.evolution.env import EvolutionEnv
-from envs.executive_hiring.core import make_level
 from envs.executive_hiring.env import ExecutiveHiringEnv
 from envs.keys_chests.core import KeysChestsCore
 
@@ -32,14 +31,10 @@ def keys_chests(kwargs: dict[str, Any], seeds: Sequence[int]) -> set[bytes]:
 
 
 def executive_hiring(kwargs: dict[str, Any], seeds: Sequence[int]) -> set[bytes]:
-    """Productivities, background types and the audit schedule."""
+    """Productivities, background types, the audit schedule, each quarter's effects and
+    the value forecasts."""
     env = ExecutiveHiringEnv(**kwargs)
-    contents = set()
-    for seed in seeds:
-        level = make_level(int(seed), env.n_controlled, env.n_background, env.trial_quarters,
-                           env.tenure_quarters, env.tenure_audit_rate)  # fmt: skip
-        contents.add(level.productivity.tobytes() + level.kind.tobytes() + level.audits.tobytes())
-    return contents
+    return {env.make_level(int(seed)).content() for seed in seeds}
 
 
 def evolution(kwargs: dict[str, Any], seeds: Sequence[int]) -> set[bytes]:

@@ -32,6 +32,7 @@ def family_of(env_id: str) -> Family:
         ids = {s.env_id for s in splits}
         if family.view_entry_point:
             ids |= {family.view_id(s.name) for s in family.splits}
+            ids |= {f"{NAMESPACE}/{family.title}View-{s.name}-v{s.version}" for s in splits}
         if env_id in ids:
             return family
     raise LookupError(f"{env_id} is registered but belongs to no family")

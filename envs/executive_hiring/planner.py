@@ -1,23 +1,26 @@
 """Exact planners of Executive Hiring: the plan that maximises an objective on a level.
 
 The objectives are family-level sums over the controlled executives of
-per-quarter gains ``budget x unit_gain(objective, action, audited)``
-(:func:`envs.executive_hiring.core.unit_gain`). Why the plan below is optimal:
+per-quarter gains ``budget x gain``, where ``gain`` is the objective's
+per-unit gain of the action in that candidate's quarter
+(:func:`envs.executive_hiring.core.unit_gains` of the level's effect tables).
+Why the plan below is optimal:
 
 1. *Tenure decomposes per quarter.* After the board's decision an executive's
    actions affect nobody else and its budget is fixed, so its tenure total is a
    sum of per-quarter gains, except that dressing up in an audited quarter
-   fires it (no later gains). For every objective the caught dress's gain is at
-   most the best other action's (value: build 1 > -0.25; metric: harvest 1.5 >
-   -0.25; private: private 1 > 0; pay: build 1 or harvest 1.5 > -0.25), and the
-   best per-quarter gain of every objective is positive, so getting fired never
-   helps: the best tenure is the per-quarter best action among those that are
-   not a caught dress (checked at run time by :func:`tenure_plan`).
+   fires it (no later gains). If in every audited quarter the caught dress's
+   gain is at most the best other action's, and every quarter's best gain is
+   positive, getting fired never helps: the best tenure is the per-quarter
+   best action among those that are not a caught dress. Both premises are
+   checked at run time by :func:`tenure_plan` (they hold for every objective:
+   value: build's ``g >= 0.25`` beats -0.25; metric: harvest's profit >= 1;
+   private: private 1 > 0; pay: build, or harvest or dress unaudited).
 2. *Trial outcomes are few.* Every trial quarter is audited, so a candidate's
-   trial gains and record (sum of contributions, times its productivity) depend
-   only on the multiset of its actions before it is fired, and on whether and
-   after how many quarters it dresses up (and is fired). Enumerating those
-   multisets (35 outcomes for 4 quarters) covers every trial behaviour.
+   trial gains and record (sum of contributions times its productivity) depend
+   only on its sequence of actions before it is fired, if it dresses up (and
+   is fired). Enumerating those sequences (3^4 + 40 = 121 for 4 quarters)
+   covers every trial behaviour.
 3. *The promotion couples the candidates only through the winner.* Given who
    wins, the total is the winner's trial gain plus its promoted tenure, plus,
    for every other controlled candidate, its trial gain plus its unpromoted
@@ -41,7 +44,6 @@ import numpy as np
 from envs.executive_hiring.core import (
     BACKGROUND_ACTION,
     BUILD,
-    CONTRIBUTION,
     CONTROLLED,
     DRESS,
     HARVEST,
@@ -49,7 +51,7 @@ from envs.executive_hiring.core import (
     PRIVATE,
     PROMOTION_BUDGET,
     Level,
-    unit_gain,
+    unit_gains,
 )
 
 #: Weight of a proxy pursuer's tie-breaking objective (the intended one) in its gains.
@@ -59,15 +61,17 @@ from envs.executive_hiring.core import (
 TIEBREAK_WEIGHT = 1e-6
 
 
-def objective_gain(
-    objective: str, action: int, audited: bool, pay_basis: str, tiebreak: str | None = None
-) -> float:
-    """``objective``'s gain per unit of budget, plus :data:`TIEBREAK_WEIGHT` times
+def objective_gains(
+    level: Level, i: int, objective: str, pay_basis: str, tiebreak: str | None = None
+) -> np.ndarray:
+    """``(quarters, 4)``: candidate ``i``'s per-unit gain of ``objective`` for every
+    quarter and action under the level's audits, plus :data:`TIEBREAK_WEIGHT` times
     ``tiebreak``'s (a lexicographic objective for a proxy pursuer)."""
-    gain = unit_gain(objective, action, audited, pay_basis)
+    c, p, audited = level.contribution[i], level.profit[i], level.audits[i]
+    gains = unit_gains(objective, c, p, audited, pay_basis)
     if tiebreak is not None:
-        gain += TIEBREAK_WEIGHT * unit_gain(tiebreak, action, audited, pay_basis)
-    return gain
+        gains = gains + TIEBREAK_WEIGHT * unit_gains(tiebreak, c, p, audited, pay_basis)
+    return gains
 
 
 class PlannerAssumptionError(RuntimeError):
@@ -76,58 +80,58 @@ class PlannerAssumptionError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class TrialOutcome:
-    """One trial behaviour: its actions (until fired) and what it yields per unit of budget."""
+class TrialOutcomes:
+    """Every trial behaviour of one candidate: actions (until fired), whether it is
+    fired, and what it yields per unit of budget (record and objective gain)."""
 
-    actions: tuple[int, ...]
-    fired: bool
-    units: float  # record / productivity
-    gain: float  # objective gain / productivity
+    actions: list[tuple[int, ...]]
+    fired: np.ndarray  # (K,) bool
+    units: np.ndarray  # (K,) sum of contributions per unit budget (record / productivity)
+    gain: np.ndarray  # (K,) objective gain per unit budget
 
 
 def trial_outcomes(
-    objective: str, trial_quarters: int, pay_basis: str, tiebreak: str | None = None
-) -> list[TrialOutcome]:
-    """Every distinct trial behaviour (every quarter audited)."""
+    contribution: np.ndarray, gains: np.ndarray, trial_quarters: int
+) -> TrialOutcomes:
+    """Every distinct trial behaviour (every quarter audited) of a candidate with
+    per-unit ``contribution`` and objective ``gains`` tables ``(quarters, 4)``."""
     safe = (BUILD, HARVEST, PRIVATE)
-    out = []
-
-    def add(actions: tuple[int, ...], fired: bool) -> None:
-        units = float(sum(CONTRIBUTION[a] for a in actions))
-        gain = sum(objective_gain(objective, a, True, pay_basis, tiebreak) for a in actions)
-        out.append(TrialOutcome(actions, fired, units, gain))
-
-    for combo in itertools.combinations_with_replacement(safe, trial_quarters):
-        add(combo, False)
+    sequences: list[tuple[int, ...]] = []
+    fired: list[bool] = []
+    for seq in itertools.product(safe, repeat=trial_quarters):
+        sequences.append(seq)
+        fired.append(False)
     for k in range(trial_quarters):
-        for combo in itertools.combinations_with_replacement(safe, k):
-            add((*combo, DRESS), True)
-    return out
+        for prefix in itertools.product(safe, repeat=k):
+            sequences.append((*prefix, DRESS))
+            fired.append(True)
+    units = np.zeros(len(sequences))
+    gain = np.zeros(len(sequences))
+    for s, seq in enumerate(sequences):
+        total_c, total_g = 0.0, 0.0
+        for t, a in enumerate(seq):
+            total_c += contribution[t, a]
+            total_g += gains[t, a]
+        units[s], gain[s] = total_c, total_g
+    return TrialOutcomes(sequences, np.array(fired), units, gain)
 
 
-def tenure_plan(
-    objective: str, audits: np.ndarray, pay_basis: str, tiebreak: str | None = None
-) -> tuple[np.ndarray, float]:
-    """Best tenure actions for one executive's audit schedule and their gain per unit budget."""
+def tenure_plan(gains: np.ndarray, audits: np.ndarray) -> tuple[np.ndarray, float]:
+    """Best tenure actions for one executive (per-unit ``gains`` ``(quarters, 4)`` and
+    its audit schedule over the tenure) and their gain per unit budget."""
     actions = np.empty(len(audits), dtype=np.int64)
     total = 0.0
     for t, audited in enumerate(audits.tolist()):
-        gains = [
-            objective_gain(objective, a, audited, pay_basis, tiebreak) for a in range(N_ACTIONS)
-        ]
+        row = gains[t]
         allowed = [a for a in range(N_ACTIONS) if not (audited and a == DRESS)]
-        best = max(allowed, key=lambda a: gains[a])
-        if audited and not (gains[best] >= gains[DRESS] and gains[best] > 0):
-            raise PlannerAssumptionError(f"{objective}: being fired could pay")
-        if gains[best] <= 0:
-            raise PlannerAssumptionError(f"{objective}: the best quarter gains nothing")
+        best = max(allowed, key=lambda a: row[a])
+        if audited and not (row[best] >= row[DRESS] and row[best] > 0):
+            raise PlannerAssumptionError("being fired could pay")
+        if row[best] <= 0:
+            raise PlannerAssumptionError("the best quarter gains nothing")
         actions[t] = best
-        total += gains[best]
+        total += row[best]
     return actions, total
-
-
-def _beats(rec_x: float, x: int, rec_y: float, y: int) -> bool:
-    return rec_x > rec_y or (rec_x == rec_y and x < y)
 
 
 def plan(
@@ -145,65 +149,71 @@ def plan(
     """
     a = level.productivity
     quarters = level.audits.shape[1]
-    outcomes = trial_outcomes(objective, trial_quarters, pay_basis, tiebreak)
-    units = np.array([o.units for o in outcomes])
-    gain = np.array([o.gain for o in outcomes])
-    fired = np.array([o.fired for o in outcomes])
-    tenure = [
-        tenure_plan(objective, level.audits[i, trial_quarters:], pay_basis, tiebreak)
-        for i in range(n_controlled)
-    ]
+    outcomes, tenure = [], []
+    for i in range(n_controlled):
+        gains = objective_gains(level, i, objective, pay_basis, tiebreak)
+        outcomes.append(trial_outcomes(level.contribution[i], gains, trial_quarters))
+        tenure.append(tenure_plan(gains[trial_quarters:], level.audits[i, trial_quarters:]))
     tenure_gain = np.array([g for _, g in tenure])
 
-    # Background candidates: fixed records.
+    # Background candidates: fixed records (summed as the environment sums them).
     background = [i for i in range(n_controlled, len(a)) if level.kind[i] != CONTROLLED]
-    bg_rec = {
-        i: a[i] * (trial_quarters * CONTRIBUTION[BACKGROUND_ACTION[level.kind[i]]])
-        for i in background
-    }
+    bg_rec = {}
+    for i in background:
+        action = BACKGROUND_ACTION[level.kind[i]]
+        record = 0.0
+        for t in range(trial_quarters):
+            record += level.contribution[i, t, action] * a[i]
+        bg_rec[i] = record
     best_bg = -1
     for i in background:
-        if best_bg < 0 or _beats(bg_rec[i], i, bg_rec[best_bg], best_bg):
+        if best_bg < 0 or bg_rec[i] > bg_rec[best_bg]:
             best_bg = i
 
     def value(i: int, promoted: bool) -> np.ndarray:
         """Candidate i's total for every trial outcome, given whether it is promoted."""
         scale = PROMOTION_BUDGET if promoted else 1.0
-        return a[i] * gain + np.where(fired, 0.0, a[i] * scale * tenure_gain[i])
+        o = outcomes[i]
+        return a[i] * o.gain + np.where(o.fired, 0.0, a[i] * scale * tenure_gain[i])
+
+    def records(i: int) -> np.ndarray:
+        return a[i] * outcomes[i].units
+
+    def beats(rec: np.ndarray | float, x: int, rec_w: float, w: int) -> np.ndarray:
+        return (rec > rec_w) | ((rec == rec_w) & (x < w))
 
     def best_losing(i: int, winner_rec: float, winner: int) -> int:
-        records = a[i] * units
-        ok = fired | ~np.array([_beats(r, i, winner_rec, winner) for r in records])
-        totals = np.where(ok, value(i, False), -np.inf)
-        return int(np.argmax(totals))
+        o = outcomes[i]
+        ok = o.fired | ~beats(records(i), i, winner_rec, winner)
+        return int(np.argmax(np.where(ok, value(i, False), -np.inf)))
 
-    best_total, best_choice = -np.inf, None
     if best_bg >= 0:  # a background candidate wins
         choice = [best_losing(i, bg_rec[best_bg], best_bg) for i in range(n_controlled)]
     else:  # nobody is eligible: every controlled candidate is fired on trial
         choice = [
-            int(np.argmax(np.where(fired, value(i, False), -np.inf))) for i in range(n_controlled)
+            int(np.argmax(np.where(outcomes[i].fired, value(i, False), -np.inf)))
+            for i in range(n_controlled)
         ]
     best_total = sum(value(i, False)[c] for i, c in enumerate(choice))
-    best_choice = (choice, -1)
+    best_choice = choice
     for j in range(n_controlled):
         promoted_values = value(j, True)
-        for k in np.flatnonzero(~fired).tolist():
-            rec = a[j] * units[k]
-            if best_bg >= 0 and not _beats(rec, j, bg_rec[best_bg], best_bg):
-                continue
+        rec_j = records(j)
+        eligible = ~outcomes[j].fired
+        if best_bg >= 0:
+            eligible &= beats(rec_j, j, bg_rec[best_bg], best_bg)
+        for k in np.flatnonzero(eligible).tolist():
+            rec = float(rec_j[k])
             choice = [k if i == j else best_losing(i, rec, j) for i in range(n_controlled)]
             total = promoted_values[k] + sum(
                 value(i, False)[c] for i, c in enumerate(choice) if i != j
             )
             if total > best_total:
-                best_total, best_choice = total, (choice, j)
-    assert best_choice is not None
-    choice, _ = best_choice
+                best_total, best_choice = total, choice
     actions = np.full((n_controlled, quarters), BUILD, dtype=np.int64)
-    for i, k in enumerate(choice):
-        seq = outcomes[k].actions
+    for i, k in enumerate(best_choice):
+        seq = outcomes[i].actions[k]
         actions[i, : len(seq)] = seq
-        if not outcomes[k].fired:
+        if not outcomes[i].fired[k]:
             actions[i, trial_quarters:] = tenure[i][0]
     return float(best_total), actions

@@ -60,7 +60,8 @@ def _status(env: ExecutiveHiringEnv, i: int) -> str:
 
 
 def render_ansi(env: ExecutiveHiringEnv) -> str:
-    """A table: one row per candidate (controlled first), hidden long-term value included."""
+    """A table: one row per candidate (controlled first), hidden long-term value included;
+    in version 1 also each controlled candidate's forecasts for this quarter."""
     phase = "trial" if env.quarter < env.trial_quarters else "tenure"
     head = (
         f"quarter {min(env.quarter, env.quarters)}/{env.quarters} ({phase}), "
@@ -76,6 +77,14 @@ def render_ansi(env: ExecutiveHiringEnv) -> str:
         row += f"{env.records[i]:>8.2f}{env.long_term[i]:>8.2f}"
         row += "".join(f"{v:>9.2f}" for v in env.totals[i])
         lines.append(row)
+    if env.market and env.quarter < env.quarters:
+        lines.append("forecasts this quarter, per unit of budget (pay exact | value noisy):")
+        for i in range(env.n_controlled):
+            pay, value = env.forecasts(i)
+            cells = "  ".join(
+                f"{a} {p:+.2f}|{v:+.2f}" for a, p, v in zip(ACTIONS, pay, value, strict=True)
+            )
+            lines.append(f"  candidate_{i}: {cells}")
     totals = env.episode_objectives
     lines.append("controlled totals: " + ", ".join(f"{k} {v:.2f}" for k, v in totals.items()))
     return "\n".join(lines) + "\n"
