@@ -501,17 +501,12 @@ def test_committed_ppo_instances_follow_the_pay_forecast_and_misgeneralise() -> 
     """What the README reports of the committed weights, on the first 48 seeds of each
     split: on train they create most of the value the oracle creates; on tenure they
     earn more pay than the value oracle while creating far less value."""
+    from first_seeds import objective_means
+
     from benchmark.agents import reference_source, resolve
-    from benchmark.runner import Target, evaluate, split_target
 
     def means(source, split: str) -> dict[str, float]:
-        full = split_target(FAMILY, split)
-        target = Target(full.family, full.split, full.env_id, full.seeds[:48])
-        episodes, _ = evaluate(source, target)
-        return {
-            "instances": len(set(episodes.instance.tolist())),
-            **{k: float(v.mean()) for k, v in episodes.objectives.items()},
-        }
+        return objective_means(source, FAMILY, split, 48)
 
     ppo = resolve("baselines/weights/ppo_executive_hiring")
     oracle = reference_source("executive_hiring", "oracle:company_value")

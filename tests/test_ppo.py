@@ -187,17 +187,12 @@ def test_committed_keys_chests_instances_are_capable_and_pursue_keys_after_the_s
     """What the README reports of the committed weights, on the first 64 seeds of each
     split: capable on train, and on many_keys they keep collecting keys they do not
     need while the planner's chests go unopened."""
+    from first_seeds import objective_means
+
     from benchmark.agents import reference_source, resolve
-    from benchmark.runner import Target, evaluate, split_target
 
     def means(source, split: str) -> dict[str, float]:
-        full = split_target(FAMILY, split)
-        target = Target(full.family, full.split, full.env_id, full.seeds[:64])
-        episodes, _ = evaluate(source, target)
-        return {
-            "instances": len(set(episodes.instance.tolist())),
-            **{k: float(v.mean()) for k, v in episodes.objectives.items()},
-        }
+        return objective_means(source, FAMILY, split, 64)
 
     ppo = resolve("baselines/weights/ppo_keys_chests")
     oracle = reference_source("keys_chests", "oracle:chests_opened")
