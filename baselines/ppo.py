@@ -36,6 +36,7 @@ Outputs, written into ``out_dir`` for seed ``S``:
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import math
@@ -54,6 +55,8 @@ from gymnasium import spaces
 from torch import nn
 from torch.distributions import Categorical
 
+from baselines.plr import SCORES as PLR_SCORES
+from baselines.plr import PLRSampler, PLRSettings
 from baselines.training_args import (
     TrainingArgs,
     UnknownFieldError,
@@ -64,6 +67,7 @@ from baselines.training_args import (
 )
 from baselines.training_plots import Panel, objective_panels, plot_panels
 from benchmark.torch_policy import flat_dim, flatten_batch, save_policy
+from envs.family import LevelOptimum
 
 #: Columns of the curve CSV, in order. ``mean_<objective>`` columns for each of
 #: the family's objectives are inserted after ``mean_length``.
@@ -79,6 +83,10 @@ CURVE_COLUMNS = (
     "clipfrac",
     "sps",
 )
+
+
+#: Level samplers (``PPOArgs.sampler``).
+SAMPLERS = ("uniform", "plr")
 
 
 @dataclass
@@ -103,6 +111,24 @@ class PPOArgs(TrainingArgs):
     kwargs that change what a level holds may differ (Keys and Chests: the key
     fraction and the pile share), so the observation stays the same. Recorded in
     the policy file as its training distribution (``training`` in its metadata)."""
+    sampler: str = "uniform"
+    """How each episode's level is chosen: ``uniform`` (a new level from the training
+    distribution every episode: domain randomisation when ``mix`` is set) or ``plr``
+    (robust prioritised level replay over that distribution, see :mod:`baselines.plr`:
+    the learner is updated only on replayed levels)."""
+    plr_buffer_size: int = 1000
+    """PLR: levels the buffer holds."""
+    plr_replay_prob: float = 0.5
+    """PLR: probability that an episode replays a buffered level (once ``plr_min_fill``)."""
+    plr_temperature: float = 0.3
+    """PLR: temperature of the rank-based score prioritisation (lower: greedier)."""
+    plr_staleness_coef: float = 0.3
+    """PLR: weight of staleness (episodes since last sampled) in the replay distribution."""
+    plr_min_fill: float = 0.5
+    """PLR: share of the buffer that must be filled before levels are replayed."""
+    plr_score: str = "auto"
+    """PLR: ``regret`` (exact: the family's planner optimum minus the return), ``pvl``
+    (positive value loss), or ``auto`` (regret where the family has an exact planner)."""
     seed: int = 1
     """Seeds torch, numpy, Python's ``random`` and the environments' first reset
     (see :func:`reset_seed`)."""
@@ -165,6 +191,25 @@ class PPOArgs(TrainingArgs):
         self.hidden_sizes = tuple(int(n) for n in self.hidden_sizes)
         self.conv_channels = tuple(int(n) for n in self.conv_channels)
         parse_mix(self.family, self.mix)  # a bad mixture is refused before training starts
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+        if self.plr_score not in ("auto", *PLR_SCORES):
+            raise ValueError(
+                f"plr_score must be auto or one of {', '.join(PLR_SCORES)}, got {self.plr_score!r}"
+            )
+        if self.sampler == "plr":
+            self.plr_settings("regret")  # a bad PLR setting is refused before training starts
+
+    def plr_settings(self, score: str) -> PLRSettings:
+        """The PLR sampler's settings, with the score resolved (see :func:`_plr_score`)."""
+        return PLRSettings(
+            buffer_size=self.plr_buffer_size,
+            replay_prob=self.plr_replay_prob,
+            temperature=self.plr_temperature,
+            staleness_coef=self.plr_staleness_coef,
+            min_fill=self.plr_min_fill,
+            score=score,
+        )
 
     @property
     def batch_size(self) -> int:
@@ -359,10 +404,22 @@ def training_distribution(args: PPOArgs, target: _Target) -> dict[str, Any]:
         "env_id": target.env_id,
         "env_kwargs": args.env_kwargs,
         "splits": {"train": 1.0 - sum(shares.values()), **shares},
-        "sampler": "uniform",
+        "sampler": args.sampler,
+        **({"sampler_args": _sampler_args(args, target)} if args.sampler == "plr" else {}),
         "steps": args.total_steps,
         "seed": args.seed,
     }
+
+
+def _sampler_args(args: PPOArgs, target: _Target) -> dict[str, Any]:
+    """The PLR settings a run used, its score resolved as :class:`_PLRLevels` resolves it."""
+    import envs
+
+    score = args.plr_score
+    if score == "auto":
+        has_planner = getattr(envs.FAMILIES.get(target.family), "level_optimum", None) is not None
+        score = "regret" if has_planner else "pvl"
+    return dataclasses.asdict(args.plr_settings(score))
 
 
 def make_vector_env(
@@ -433,6 +490,136 @@ def _objective_totals(info: Mapping[str, Any], names: Sequence[str], n: int) -> 
     return out
 
 
+class _PLRLevels:
+    """PLR⊥ choosing a vector environment's levels: each slot's level when its episode
+    starts (``reset`` with ``reset_mask``: the slot's next observation is a first one),
+    its score when the episode ends. Only replayed levels are trained on (:attr:`trained`)."""
+
+    def __init__(self, args: PPOArgs, target: _Target, env: gym.vector.VectorEnv) -> None:
+        import envs
+
+        family = envs.get_family(target.family)
+        score = args.plr_score
+        if score == "auto":
+            score = "regret" if family.level_optimum is not None else "pvl"
+        if score == "regret" and family.level_optimum is None:
+            raise ValueError(
+                f"plr_score=regret needs an exact planner, and {family.name} has none "
+                "(no level_optimum); use plr_score=pvl"
+            )
+        self.settings = args.plr_settings(score)
+        rng = np.random.default_rng(reset_seed(args.seed))
+        self.sampler = PLRSampler(self.settings, family.train_level_seeds, rng)
+        self.level_optimum = family.level_optimum
+        self.env = env
+        # Which mixture component a level seed belongs to, where the env can say (logging).
+        self.mixture = getattr(getattr(env, "unwrapped", env), "mixture", None)
+        n = env.num_envs
+        self.seeds = np.zeros(n, dtype=np.int64)
+        self.replayed = np.zeros(n, dtype=bool)
+        self.optimum: list[LevelOptimum | None] = [None] * n
+        self.solved = 0  # exact optima computed (the rest were skipped by their bound)
+        # Positive value loss: episodes ended in this rollout, and each slot's running
+        # episode's sums carried over from earlier rollouts.
+        self.pending: list[tuple[int, int, int]] = []
+        self.start = np.zeros(n, dtype=np.int64)
+        self.carry = np.zeros((2, n))
+
+    @property
+    def trained(self) -> torch.Tensor:
+        """1 for the slots playing a replayed level (learned from), 0 for new levels (scored)."""
+        return torch.from_numpy(self.replayed.astype(np.float32))
+
+    def _reset(self, slots: np.ndarray) -> Any:
+        n = self.env.num_envs
+        seeds: list[int | None] = [None] * n
+        for i in slots.tolist():
+            seed, replayed = self.sampler.next_level()
+            self.seeds[i], self.replayed[i], seeds[i] = seed, replayed, seed
+        mask = np.zeros(n, dtype=bool)
+        mask[slots] = True
+        obs, _ = self.env.reset(seed=seeds, options={"reset_mask": mask})
+        if self.settings.score == "regret" and self.level_optimum is not None:
+            for i in slots.tolist():
+                known = self.sampler.buffer.optimum_of(int(self.seeds[i]))
+                self.optimum[i] = (
+                    LevelOptimum(known, lambda known=known: known)
+                    if not np.isnan(known)
+                    else self.level_optimum(self.env, i)
+                )
+        return obs
+
+    def _regret(self, slot: int, episode_return: float) -> tuple[float, float] | None:
+        """``(regret, optimum)`` of the slot's ended episode; None when even the optimum's
+        upper bound leaves a new level's regret too low to enter a full buffer."""
+        level = self.optimum[slot]
+        assert level is not None
+        buffer = self.sampler.buffer
+        seed = int(self.seeds[slot])
+        if seed not in buffer and buffer.full and level.bound - episode_return <= buffer.min_score:
+            return None
+        known = buffer.optimum_of(seed)
+        if np.isnan(known):
+            known = level.solve()
+            self.solved += 1
+        return known - episode_return, known
+
+    def start_all(self) -> Any:
+        return self._reset(np.arange(self.env.num_envs))
+
+    def ended(self, step: int, slots: np.ndarray, returns: np.ndarray) -> Any:
+        """Episodes of ``slots`` ended at rollout step ``step`` with ``returns``: score
+        them (regret now; positive value loss after the rollout's GAE) and start the
+        slots' next levels. Returns the batch's observation."""
+        for i in slots.tolist():
+            if self.settings.score == "regret":
+                scored = self._regret(i, float(returns[i]))
+                if scored is not None:
+                    self.sampler.record(int(self.seeds[i]), *scored)
+            else:
+                self.pending.append((step, i, int(self.seeds[i])))
+        return self._reset(slots)
+
+    def rollout_done(self, advantages: np.ndarray, valid: np.ndarray) -> None:
+        """Positive value loss of the episodes that ended in this rollout (from its GAE)."""
+        if self.settings.score != "pvl":
+            return
+        positive = np.maximum(advantages, 0.0) * valid
+        sums = np.vstack([np.zeros((1, positive.shape[1])), np.cumsum(positive, axis=0)])
+        counts = np.vstack([np.zeros((1, valid.shape[1])), np.cumsum(valid, axis=0)])
+        for step, i, seed in self.pending:
+            begin = self.start[i]
+            total = self.carry[0, i] + sums[step + 1, i] - sums[begin, i]
+            count = self.carry[1, i] + counts[step + 1, i] - counts[begin, i]
+            self.sampler.record(seed, total / max(count, 1.0))
+            self.carry[:, i] = 0.0
+            self.start[i] = step + 1
+        cols = np.arange(positive.shape[1])
+        self.carry[0] += sums[-1] - sums[self.start, cols]
+        self.carry[1] += counts[-1] - counts[self.start, cols]
+        self.start[:] = 0
+        self.pending.clear()
+
+    def log(self) -> dict[str, float]:
+        """The curve's PLR columns: replayed share of episodes, buffer fill and mean
+        score, and the share of buffered levels drawn from the mixture's other splits."""
+        buffer = self.sampler.buffer
+        n = len(buffer)
+        mixed = math.nan
+        if self.mixture is not None and n:
+            mixed = float(np.mean(self.mixture.components(buffer.seeds[:n]) > 0))
+        return {
+            "plr_replayed": self.sampler.replays / max(self.sampler.episodes, 1),
+            "plr_buffer_fill": n / buffer.size,
+            "plr_mean_score": float(buffer.scores[:n].mean()) if n else math.nan,
+            "plr_mixed_share": mixed,
+        }
+
+
+#: Curve columns a PLR run adds (after ``sps``).
+PLR_CURVE_COLUMNS = ("plr_replayed", "plr_buffer_fill", "plr_mean_score", "plr_mixed_share")
+
+
 # --------------------------------------------------------------------------- training
 
 
@@ -492,11 +679,15 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
     term_buf = torch.zeros((T, N))
     trunc_buf = torch.zeros((T, N))
     val_buf = torch.zeros((T, N))
-    valid_buf = torch.zeros((T, N))
+    valid_buf = torch.zeros((T, N))  # 1 for a real transition (not an autoreset step)
+    trained_buf = torch.zeros((T, N))  # 1 for a transition the losses learn from
 
     paths = start_outputs(args)
     objective_columns = [f"mean_{name}" for name in target.objectives]
     columns = [*CURVE_COLUMNS[:4], *objective_columns, *CURVE_COLUMNS[4:]]
+    plr = _PLRLevels(args, target, env) if args.sampler == "plr" else None
+    if plr is not None:
+        columns += PLR_CURVE_COLUMNS
     rows: list[dict[str, float]] = []
 
     # Episode bookkeeping (per environment slot).
@@ -505,9 +696,10 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
     recent: deque[float] = deque(maxlen=max(100, N))
     episodes = 0
 
-    obs, _ = env.reset(seed=reset_seed(args.seed))
+    obs = env.reset(seed=reset_seed(args.seed))[0] if plr is None else plr.start_all()
     next_obs = torch.from_numpy(flatten_batch(obs_space, obs))
     next_valid = torch.ones(N)  # False for a slot whose next step is an autoreset step
+    next_trained = torch.ones(N) if plr is None else plr.trained
     global_step = 0
     start = time.perf_counter()
 
@@ -548,6 +740,7 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
             for step in range(T):
                 obs_buf[step] = next_obs
                 valid_buf[step] = next_valid
+                trained_buf[step] = next_valid * next_trained
                 with torch.no_grad():
                     dist = Categorical(logits=actor(next_obs), validate_args=False)
                     action = dist.sample()
@@ -562,9 +755,8 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
                 rew_buf[step] = torch.from_numpy(reward.astype(np.float32))
                 term_buf[step] = torch.from_numpy(terminated.astype(np.float32))
                 trunc_buf[step] = torch.from_numpy(truncated.astype(np.float32))
-                next_obs = torch.from_numpy(flatten_batch(obs_space, obs))
                 done = terminated | truncated
-                if next_step_reset:
+                if next_step_reset and plr is None:
                     next_valid = torch.from_numpy((~done).astype(np.float32))
                 global_step += N
 
@@ -572,6 +764,9 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
                 ep_length += valid_np
                 if done.any():
                     ended = np.flatnonzero(done)
+                    if plr is not None:  # PLR resets the ended slots onto levels of its choosing
+                        obs = plr.ended(step, ended, ep_return)
+                        next_trained = plr.trained
                     totals = _objective_totals(info, target.objectives, N)[ended]
                     for k, i in enumerate(ended):
                         it_returns.append(float(ep_return[i]))
@@ -579,6 +774,7 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
                         it_objectives.append(totals[k])
                     ep_return[ended] = 0.0
                     ep_length[ended] = 0
+                next_obs = torch.from_numpy(flatten_batch(obs_space, obs))
 
             # ---------------------------------------------------------- GAE
             with torch.no_grad():
@@ -596,9 +792,11 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
                     lastgae = lastgae * valid_buf[t]
                     advantages[t] = lastgae
                 returns = advantages + val_buf
+            if plr is not None:
+                plr.rollout_done(advantages.numpy(), valid_buf.numpy())
 
             # ---------------------------------------------------------- update
-            keep = valid_buf.reshape(-1).bool()
+            keep = trained_buf.reshape(-1).bool()
             b_obs = obs_buf.reshape(-1, obs_dim)[keep]
             b_act = act_buf.reshape(-1)[keep]
             b_logp = logp_buf.reshape(-1)[keep]
@@ -674,6 +872,8 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
                 "clipfrac": float(np.mean(clipfracs)) if clipfracs else math.nan,
                 "sps": sps,
             }
+            if plr is not None:
+                row |= plr.log()
             rows.append(row)
             ret_text = f"{np.mean(recent):.2f}" if recent else "-"
             bar.update(task, completed=global_step, sps=sps, ret=ret_text)

@@ -141,6 +141,16 @@ class NuisanceKnob:
 
 
 @dataclass(frozen=True)
+class LevelOptimum:
+    """The best return reachable on one level: a cheap upper bound at once, the exact
+    value on demand (a planner's work, which a regret-based sampler skips when the
+    bound already shows the level cannot enter its buffer)."""
+
+    bound: float
+    solve: Callable[[], float]
+
+
+@dataclass(frozen=True)
 class Family:
     """One environment family, declared in one place.
 
@@ -170,6 +180,9 @@ class Family:
         train_level_seeds: the half-open range training levels are drawn from.
         nuisance: design constants that are not the phenomenon, with the ranges over
             which the family's verdicts must hold.
+        level_optimum: where the family has an exact planner, ``(vector env, slot) ->``
+            :class:`LevelOptimum` of the level that slot has just been reset to
+            (privileged); regret-based level samplers (PLR) score levels with it.
     """
 
     name: str
@@ -188,6 +201,7 @@ class Family:
     train_level_seeds: tuple[int, int] = (0, EVAL_SEED_BASE)
     legacy_splits: tuple[Split, ...] = field(default=())
     nuisance: tuple[NuisanceKnob, ...] = field(default=())
+    level_optimum: Callable[[Any, int], LevelOptimum] | None = None
 
     @property
     def intended(self) -> Objective:

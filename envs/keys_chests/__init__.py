@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from envs.family import EVAL_SEED_BASE, Family, NuisanceKnob, Objective, Split, register_family
-from envs.keys_chests.references import make_reference
+from envs.keys_chests.references import level_optimum, make_reference
 
 #: Version 2 (current) keeps v1's rooms, view, item counts and rules, and adds
 #: one lever, so that the separation of goal and proxy no longer hinges on the
@@ -218,6 +218,7 @@ FAMILY = register_family(
         entry_point="envs.keys_chests.env:KeysChestsEnv",
         vector_entry_point="envs.keys_chests.env:KeysChestsVectorEnv",
         make_reference=make_reference,
+        level_optimum=level_optimum,
         shift_kwargs=shift_kwargs,
         nuisance=(STEP_LIMIT,),
     )

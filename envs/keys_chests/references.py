@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from benchmark.protocol import AgentContext, BatchedAgent
+from envs.family import LevelOptimum
 from envs.keys_chests.core import OBJECTIVES, KeysChestsCore, LevelState
 from envs.keys_chests.planner import hoard_plan, plan
 
@@ -24,6 +25,18 @@ def core_of(env: object) -> KeysChestsCore:
         if isinstance(core, KeysChestsCore):
             return core
     raise TypeError(f"{type(env).__name__} is not a Keys and Chests environment")
+
+
+def level_optimum(env: object, slot: int) -> LevelOptimum:
+    """The most chests (the return) reachable within the step limit on ``slot``'s level,
+    from the state it is in now: exact by :func:`~envs.keys_chests.planner.plan`, bounded
+    by the closed chests and, without piles, by the keys that can open them."""
+    state = core_of(env).state_of(slot)
+    chests = len(np.asarray(state.chests).reshape(-1, 2))
+    keys = len(np.asarray(state.keys).reshape(-1, 2)) + state.inventory
+    piles = len(np.asarray(state.piles).reshape(-1, 2))
+    bound = state.chests_opened + (chests if piles else min(chests, keys))
+    return LevelOptimum(float(bound), lambda: float(plan(state, "chests_opened")[0]))
 
 
 class RandomAgent:
