@@ -775,10 +775,11 @@ def train(
             console.print(f"  {name.replace('_', ' ')}: {getattr(result, name)}")
 
 
-# Commands that draw and export (sweep, plot, replay, compare, export), and those of
-# the database itself (db upgrade, db copy), live in their own modules and register
+# Commands that draw and export (sweep, plot, replay, compare, export), the
+# disambiguation curve (mitigation) and those of the database itself (db upgrade,
+# db copy) live in their own modules and register
 # themselves on ``app``.
-from benchmark import cli_db, cli_views  # noqa: E402, F401
+from benchmark import cli_db, cli_mitigation, cli_views  # noqa: E402, F401
 
 
 def _terminated(signum: int, _frame: object) -> None:
