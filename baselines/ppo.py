@@ -201,7 +201,7 @@ class PPOArgs(TrainingArgs):
             self.plr_settings("regret")  # a bad PLR setting is refused before training starts
 
     def plr_settings(self, score: str) -> PLRSettings:
-        """The PLR sampler's settings, with the score resolved (see :func:`_plr_score`)."""
+        """The PLR sampler's settings with ``score`` (``plr_score`` resolved: :func:`plr_score`)."""
         return PLRSettings(
             buffer_size=self.plr_buffer_size,
             replay_prob=self.plr_replay_prob,
@@ -411,15 +411,20 @@ def training_distribution(args: PPOArgs, target: _Target) -> dict[str, Any]:
     }
 
 
-def _sampler_args(args: PPOArgs, target: _Target) -> dict[str, Any]:
-    """The PLR settings a run used, its score resolved as :class:`_PLRLevels` resolves it."""
+def plr_score(args: PPOArgs, family: str) -> str:
+    """The score PLR ranks levels by: ``args.plr_score``, with ``auto`` meaning exact
+    regret where the family has a planner (``level_optimum``), else positive value loss."""
     import envs
 
-    score = args.plr_score
-    if score == "auto":
-        has_planner = getattr(envs.FAMILIES.get(target.family), "level_optimum", None) is not None
-        score = "regret" if has_planner else "pvl"
-    return dataclasses.asdict(args.plr_settings(score))
+    if args.plr_score != "auto":
+        return args.plr_score
+    has_planner = getattr(envs.FAMILIES.get(family), "level_optimum", None) is not None
+    return "regret" if has_planner else "pvl"
+
+
+def _sampler_args(args: PPOArgs, target: _Target) -> dict[str, Any]:
+    """The PLR settings a run used (recorded in its training distribution)."""
+    return dataclasses.asdict(args.plr_settings(plr_score(args, target.family)))
 
 
 def make_vector_env(
@@ -499,13 +504,16 @@ class _PLRLevels:
         import envs
 
         family = envs.get_family(target.family)
-        score = args.plr_score
-        if score == "auto":
-            score = "regret" if family.level_optimum is not None else "pvl"
+        score = plr_score(args, family.name)
         if score == "regret" and family.level_optimum is None:
             raise ValueError(
                 f"plr_score=regret needs an exact planner, and {family.name} has none "
                 "(no level_optimum); use plr_score=pvl"
+            )
+        if not getattr(env.unwrapped, "resets_single_slots", False):
+            raise ValueError(
+                f"sampler=plr needs a vector environment that resets single slots "
+                f"(reset with options reset_mask); {target.env_id}'s does not say it can"
             )
         self.settings = args.plr_settings(score)
         rng = np.random.default_rng(reset_seed(args.seed))

@@ -116,7 +116,7 @@ def test_ppo_with_plr_trains_and_records_its_sampler(tmp_path, score):
     assert json.loads(result.args_json.read_text())["sampler"] == "plr"
 
 
-def test_regret_needs_an_exact_planner_and_the_sampler_a_known_name():
+def test_plr_refuses_what_it_cannot_do_and_the_sampler_is_a_known_name():
     from baselines.ppo import PPOArgs, train
 
     with pytest.raises(ValueError, match="sampler must be one of"):
@@ -124,6 +124,11 @@ def test_regret_needs_an_exact_planner_and_the_sampler_a_known_name():
     args = PPOArgs(family="evolution", sampler="plr", plr_score="regret", total_steps=64,
                    num_envs=2, num_steps=32)  # fmt: skip
     with pytest.raises(ValueError, match="no level_optimum"):
+        train(args, progress=False)
+    # A vector env that cannot reset one slot alone would silently reset them all.
+    args = PPOArgs(family="executive_hiring", sampler="plr", total_steps=64, num_envs=2,
+                   num_steps=32)  # fmt: skip
+    with pytest.raises(ValueError, match="resets single slots"):
         train(args, progress=False)
 
 

@@ -265,6 +265,9 @@ class KeysChestsVectorEnv(VectorEnv):
     """
 
     metadata: ClassVar[dict[str, Any]] = {**_METADATA, "autoreset_mode": AutoresetMode.NEXT_STEP}
+    #: ``reset(seed=[...], options={"reset_mask": m})`` resets only the slots in ``m``
+    #: (level samplers such as PLR choose each slot's next level this way).
+    resets_single_slots: ClassVar[bool] = True
 
     def __init__(
         self,
