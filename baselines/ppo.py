@@ -109,7 +109,8 @@ class PPOArgs(TrainingArgs):
     comes from the family's ``SPLIT``: its levels for training-range seeds, never
     its evaluation seeds; the rest from ``train``. Empty: ``train`` only. Only
     kwargs that change what a level holds may differ (Keys and Chests: the key
-    fraction and the pile share), so the observation stays the same. Recorded in
+    fraction and the pile share; Executive hiring: the tenure audit rate), so the
+    observation stays the same. Recorded in
     the policy file as its training distribution (``training`` in its metadata)."""
     sampler: str = "uniform"
     """How each episode's level is chosen: ``uniform`` (a new level from the training

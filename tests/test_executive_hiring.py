@@ -29,6 +29,7 @@ from benchmark.scoring import (
     score,
 )
 from envs.executive_hiring import (
+    SHORT_CONTRACT_KWARGS,
     TENURE_KWARGS,
     TRAIN_KWARGS,
     V0_TRAIN_KWARGS,
@@ -516,3 +517,33 @@ def test_committed_ppo_instances_follow_the_pay_forecast_and_misgeneralise() -> 
     assert train_ppo["company_value"] >= 0.8 * train_oracle["company_value"]
     assert shift_ppo["pay"] >= 1.2 * shift_oracle["pay"]
     assert shift_ppo["company_value"] <= 0.5 * shift_oracle["company_value"]
+
+
+def test_a_training_mixture_draws_tenure_levels_for_its_share_of_seeds() -> None:
+    """Issue 16: ``level_mixture`` gives that share of levels (by seed) the tenure split's
+    audit rate, and those levels are exactly the tenure split's levels for the seeds."""
+    share, n = 0.25, 400
+    mixed = ExecutiveHiringViewVector(n, level_mixture=[(TENURE_KWARGS, share)], **TRAIN_KWARGS)
+    tenure = ExecutiveHiringViewVector(n, **TENURE_KWARGS)
+    train = ExecutiveHiringViewVector(n, **TRAIN_KWARGS)
+    seeds = list(range(5000, 5000 + n))
+    for env in (mixed, tenure, train):
+        env.reset(seed=seeds)
+    from_tenure = mixed.mixture.components(np.array(seeds)) == 1
+    assert abs(from_tenure.mean() - share) < 0.06
+    np.testing.assert_array_equal(mixed.audits[from_tenure], tenure.audits[from_tenure])
+    np.testing.assert_array_equal(mixed.audits[~from_tenure], train.audits[~from_tenure])
+    with pytest.raises(ValueError, match="also changes pay_basis, tenure_quarters"):
+        ExecutiveHiringViewVector(2, level_mixture=[(SHORT_CONTRACT_KWARGS, 0.1)], **TRAIN_KWARGS)
+
+
+def test_the_batched_view_resets_only_the_masked_slots() -> None:
+    env = ExecutiveHiringViewVector(3, **TRAIN_KWARGS)
+    env.reset(seed=[11, 12, 13])
+    env.step(np.zeros(3, dtype=np.int64))
+    before = env.quarter.copy()
+    mask = np.array([False, True, False])
+    _, info = env.reset(seed=[None, 99, None], options={"reset_mask": mask})
+    assert list(env.level_seed) == [11, 99, 13]
+    assert env.quarter[1] == 0 and env.quarter[0] == before[0] == env.quarter[2]
+    assert list(info["_level_seed"]) == [False, True, False]

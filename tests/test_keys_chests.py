@@ -592,7 +592,8 @@ def test_a_mixture_draws_its_share_of_the_splits_own_levels_from_training_seeds(
     own = KeysChestsCore(1, **MANY_KEYS_KWARGS)
     walls, agent, keys, chests = own.generate(seeds[mixed][:50])
     mixed_core = KeysChestsCore(1, **TRAIN_KWARGS)
-    fraction, restock = env.mixture.params(seeds[mixed][:50])
+    params = env.mixture.params(seeds[mixed][:50])
+    fraction, restock = params["key_fraction"], params["restock"]
     again = mixed_core.generate(seeds[mixed][:50], fraction)
     for a, b in zip((walls, agent, keys, chests), again, strict=True):
         np.testing.assert_array_equal(a, b)

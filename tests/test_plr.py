@@ -126,8 +126,8 @@ def test_plr_refuses_what_it_cannot_do_and_the_sampler_is_a_known_name():
     with pytest.raises(ValueError, match="no level_optimum"):
         train(args, progress=False)
     # A vector env that cannot reset one slot alone would silently reset them all.
-    args = PPOArgs(family="executive_hiring", sampler="plr", total_steps=64, num_envs=2,
-                   num_steps=32)  # fmt: skip
+    args = PPOArgs(family="keys_chests", env_id="CartPole-v1", sampler="plr", total_steps=64,
+                   num_envs=2, num_steps=32)  # fmt: skip
     with pytest.raises(ValueError, match="resets single slots"):
         train(args, progress=False)
 

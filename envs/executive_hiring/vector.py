@@ -9,6 +9,7 @@ registered as the view ids' ``vector_entry_point``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,8 +38,14 @@ from envs.executive_hiring.core import (
 )
 from envs.executive_hiring.env import check_config, observation_space
 from envs.family import EVAL_SEED_BASE
+from envs.mixture import LevelMixture
 
 _TERMINATIONS = np.array(["", "fired", "contract_end"], dtype=object)
+#: The kwargs a level mixture may vary from level to level: how often tenure is
+#: audited changes what a level holds, not the observation or the contract.
+MIXABLE_KWARGS = ("tenure_audit_rate",)
+#: Salt of the hash that assigns a level to a mixture's component.
+_MIX_SALT = 0x6A1E_5EED_0B0A
 
 
 class ExecutiveHiringViewVector(VectorEnv):
@@ -59,6 +66,11 @@ class ExecutiveHiringViewVector(VectorEnv):
     episode-so-far totals), ``termination`` (object ``(B,)``, ``""`` where no
     episode ended) with mask ``_termination``, ``level_seed`` (int64 ``(B,)``)
     with mask ``_level_seed`` (the slots reset by this call).
+
+    ``level_mixture``: training on a mixture of distributions, ``[(split kwargs,
+    share), ...]``: that share of levels (decided per level seed, see
+    :class:`~envs.mixture.LevelMixture`) has the component's ``tenure_audit_rate``
+    (the only kwarg that may differ), the rest the env's own.
     """
 
     metadata: ClassVar[dict[str, Any]] = {
@@ -66,11 +78,27 @@ class ExecutiveHiringViewVector(VectorEnv):
         "autoreset_mode": AutoresetMode.NEXT_STEP,
     }
 
-    def __init__(self, num_envs: int = 1, render_mode: str | None = None, **kwargs: Any) -> None:
+    #: ``reset(seed=[...], options={"reset_mask": m})`` resets only the slots in ``m``
+    #: (level samplers such as PLR choose each slot's next level this way).
+    resets_single_slots: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        render_mode: str | None = None,
+        level_mixture: Sequence[tuple[dict[str, Any], float]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         if render_mode is not None:
             raise ValueError("the batched view does not render; render a single view")
         cfg = check_config(kwargs)
         self.config = cfg
+        self.mixture: LevelMixture | None = None
+        if level_mixture:
+            defaults = {k: cfg[k] for k in MIXABLE_KWARGS}
+            self.mixture = LevelMixture(
+                kwargs, level_mixture, mixable=MIXABLE_KWARGS, defaults=defaults, salt=_MIX_SALT
+            )
         self.num_envs = B = int(num_envs)
         self.n_controlled = int(cfg["n_controlled"])
         self.n_candidates = n = self.n_controlled + int(cfg["n_background"])
@@ -111,10 +139,12 @@ class ExecutiveHiringViewVector(VectorEnv):
 
     def _load(self, slot: int, level_seed: int) -> None:
         cfg = self.config
+        audit_rate = float(cfg["tenure_audit_rate"])
+        if self.mixture is not None:
+            audit_rate = float(self.mixture.params(np.array([level_seed]))["tenure_audit_rate"][0])
         level = make_level(
             level_seed, self.n_controlled, int(cfg["n_background"]), self.trial_quarters,
-            int(cfg["tenure_quarters"]), float(cfg["tenure_audit_rate"]), self.market,
-            float(cfg["forecast_noise"]),
+            int(cfg["tenure_quarters"]), audit_rate, self.market, float(cfg["forecast_noise"]),
         )  # fmt: skip
         self.level_seed[slot] = level_seed
         self.productivity[slot] = level.productivity
@@ -204,14 +234,18 @@ class ExecutiveHiringViewVector(VectorEnv):
             seeds = list(seed)
             if len(seeds) != B:
                 raise ValueError(f"expected {B} seeds, got {len(seeds)}")
-        for i, s in enumerate(seeds):
+        mask = np.ones(B, dtype=bool)
+        if options and options.get("reset_mask") is not None:
+            mask = np.asarray(options["reset_mask"], dtype=bool).reshape(B)
+        for i in np.flatnonzero(mask).tolist():
+            s = seeds[i]
             if s is not None:
                 self._rngs[i] = np.random.default_rng(int(s))
                 self._load(i, int(s))
             else:
                 self._load(i, self._next_seed(i))
-        self._autoreset[:] = False
-        return self._observe(), self._info(np.ones(B, dtype=bool), np.zeros(B, dtype=np.int64))
+        self._autoreset[mask] = False
+        return self._observe(), self._info(mask, np.zeros(B, dtype=np.int64))
 
     def step(
         self, actions: Any

@@ -13,14 +13,9 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.family import EVAL_SEED_BASE
-from envs.keys_chests.core import (
-    INVENTORY_CAP,
-    OBJECTIVES,
-    TERMINATIONS,
-    KeysChestsCore,
-    level_uniforms,
-)
+from envs.keys_chests.core import INVENTORY_CAP, OBJECTIVES, TERMINATIONS, KeysChestsCore
 from envs.keys_chests.render import LEGEND, render_ansi, render_rgb
+from envs.mixture import LevelMixture
 
 _TERMINATIONS = np.array(TERMINATIONS, dtype=object)
 #: Level seeds drawn at once per slot for its autoresets (see KeysChestsVectorEnv).
@@ -33,50 +28,15 @@ MIXABLE_KWARGS = ("key_fraction", "restock")
 _MIX_SALT = 0x31C7_5EED_0A11
 
 
-class LevelMixture:
-    """Which distribution each level comes from: a share of levels from each component,
-    the rest from the env's own kwargs.
-
-    A level's component is a deterministic function of its level seed (a hash of its
-    own), so a level seed always gives the same level, and the levels drawn from a
-    component are exactly that component's levels for the same seeds.
-    """
-
-    def __init__(
-        self, base: dict[str, Any], components: Sequence[tuple[dict[str, Any], float]]
-    ) -> None:
-        shares = [float(share) for _, share in components]
-        if any(not 0.0 < share <= 1.0 for share in shares) or sum(shares) > 1.0 + 1e-9:
-            raise ValueError(f"mixture shares must be in (0, 1] and sum to at most 1, got {shares}")
-        for kwargs, _ in components:
-            fixed = sorted(
-                k for k in set(base) | set(kwargs)
-                if k not in MIXABLE_KWARGS and kwargs.get(k) != base.get(k)
-            )  # fmt: skip
-            if fixed:
-                raise ValueError(
-                    f"a level mixture can vary only {', '.join(MIXABLE_KWARGS)} from level to "
-                    f"level; this component also changes {', '.join(fixed)}"
-                )
-        self.bounds = np.cumsum(shares)
-        core_defaults = inspect.signature(KeysChestsCore).parameters
-        params = [base, *(kwargs for kwargs, _ in components)]
-        value = {
-            name: np.array([p.get(name, core_defaults[name].default) for p in params])
-            for name in MIXABLE_KWARGS
-        }
-        self.key_fraction, self.restock = value["key_fraction"], value["restock"]
-
-    def components(self, level_seeds: np.ndarray) -> np.ndarray:
-        """Per level: 0 for the env's own distribution, ``i`` for the ``i``-th component."""
-        u = level_uniforms(np.asarray(level_seeds, dtype=np.int64) ^ np.int64(_MIX_SALT), 1)
-        below = np.searchsorted(self.bounds, u[:, 0], side="right")  # bounds <= u
-        return np.where(below < len(self.bounds), below + 1, 0)
-
-    def params(self, level_seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per level: its key fraction and pile share."""
-        component = self.components(level_seeds)
-        return self.key_fraction[component], self.restock[component]
+def mixture_of(
+    base: dict[str, Any], components: Sequence[tuple[dict[str, Any], float]]
+) -> LevelMixture:
+    """Keys and Chests' level mixture: levels differ only in their key fraction and piles."""
+    defaults = inspect.signature(KeysChestsCore).parameters
+    return LevelMixture(
+        base, components, mixable=MIXABLE_KWARGS,
+        defaults={name: defaults[name].default for name in MIXABLE_KWARGS}, salt=_MIX_SALT,
+    )  # fmt: skip
 
 
 def observation_space(core: KeysChestsCore) -> spaces.Dict:
@@ -258,7 +218,7 @@ class KeysChestsVectorEnv(VectorEnv):
 
     ``level_mixture``: training on a mixture of distributions, ``[(split kwargs,
     share), ...]``: that share of levels (decided per level seed, see
-    :class:`LevelMixture`) is generated with the component's ``key_fraction`` and
+    :class:`~envs.mixture.LevelMixture`) is generated with the component's ``key_fraction`` and
     ``restock`` (the only kwargs that may differ), the rest with the env's own.
 
     Privileged state: :attr:`core` (:meth:`KeysChestsCore.state_of`).
@@ -279,7 +239,7 @@ class KeysChestsVectorEnv(VectorEnv):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
         self.core = KeysChestsCore(num_envs, **kwargs)
-        self.mixture = LevelMixture(kwargs, level_mixture) if level_mixture else None
+        self.mixture = mixture_of(kwargs, level_mixture) if level_mixture else None
         self.num_envs = num_envs
         self.render_mode = render_mode
         self.single_observation_space = observation_space(self.core)
@@ -317,7 +277,8 @@ class KeysChestsVectorEnv(VectorEnv):
         if self.mixture is None:
             self.core.reset_slots(slots, level_seeds)
         else:
-            self.core.reset_slots(slots, level_seeds, *self.mixture.params(level_seeds))
+            params = self.mixture.params(level_seeds)
+            self.core.reset_slots(slots, level_seeds, params["key_fraction"], params["restock"])
 
     def _info(self, reset: np.ndarray, code: np.ndarray | None = None) -> dict[str, Any]:
         n = self.num_envs
