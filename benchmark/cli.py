@@ -25,9 +25,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import envs
 from benchmark import storage
-from benchmark.agents import AgentLoadError, resolve
-from benchmark.runner import DEFAULT_BATCH_SIZE, preflight, select_targets
-from benchmark.sandbox import Limits, isolation_note
+from benchmark.evaluate.agents import AgentLoadError, resolve
+from benchmark.evaluate.runner import DEFAULT_BATCH_SIZE, preflight, select_targets
+from benchmark.evaluate.sandbox import Limits, isolation_note
 from benchmark.storage import SubmissionConflictError
 from envs.family import UnknownNameError
 
@@ -181,7 +181,7 @@ def engine_for(db: str | None, *, create: bool = True):
 def executor_for(kind: str, address: str | None, workers: int):
     """The executor the options name, ready (a Ray cluster reached) before any evaluation;
     bad options or an unreachable cluster exit 2. Use it as a context manager."""
-    from benchmark.executors import ExecutorUnavailable, make_executor
+    from benchmark.evaluate.executors import ExecutorUnavailable, make_executor
 
     try:
         return make_executor(kind, workers=workers, address=address)
@@ -288,7 +288,7 @@ def agent_jobs(
 
     Everything wrong with the agent's reference is found here, before evaluation (exit 2).
     """
-    from benchmark.submission import Job
+    from benchmark.evaluate.submission import Job
 
     valid_name("name", name)
     if version is not None:
@@ -324,7 +324,14 @@ def evaluate_agents(
 ) -> bool:
     """Evaluate agents' jobs (and missing references) into the database, all on one
     executor, and say what became of each agent. True if no run failed."""
-    from benchmark.submission import FAILED, REUSED, SKIPPED, STORED, reference_jobs, run_jobs
+    from benchmark.evaluate.submission import (
+        FAILED,
+        REUSED,
+        SKIPPED,
+        STORED,
+        reference_jobs,
+        run_jobs,
+    )
 
     note_isolation(untrusted=not all(job.source.trusted for job in jobs))
     targets = list({job.target.fingerprint: job.target for job in jobs}.values())

@@ -32,7 +32,7 @@ from benchmark.cli import (
     writable,
 )
 from benchmark.cli_views import OverwriteOption, _new_file
-from benchmark.runner import select_targets
+from benchmark.evaluate.runner import select_targets
 from envs.family import UnknownNameError
 
 

@@ -36,7 +36,7 @@ from benchmark.cli import (
     usage_error,
     warn_problems,
 )
-from benchmark.runner import DEFAULT_BATCH_SIZE
+from benchmark.evaluate.runner import DEFAULT_BATCH_SIZE
 from envs.family import Family, UnknownNameError
 
 plot_app = typer.Typer(
@@ -166,8 +166,8 @@ def sweep(
     Runs (and each point's reference runs) are stored like any other and re-used
     when already stored.
     """
+    from benchmark.evaluate.submission import FAILED
     from benchmark.results import NotStoredError
-    from benchmark.submission import FAILED
     from benchmark.sweep import run_sweep, sweep_points
 
     engine = engine_for(db)
@@ -283,10 +283,10 @@ def replay(
     db: DbOption = None,
 ) -> None:
     """Record one episode of a stored agent as an animated GIF, objectives beside each frame."""
-    from benchmark.agents import AgentLoadError, resolve_stored
+    from benchmark.evaluate.agents import AgentLoadError, resolve_stored
+    from benchmark.evaluate.sandbox import AgentProblem
     from benchmark.protocol import UnsupportedFamily
     from benchmark.replay import record, write_gif
-    from benchmark.sandbox import AgentProblem
     from benchmark.sweep import target_for
 
     engine = engine_for(db, create=False)
@@ -437,8 +437,8 @@ def validity(
     was measured (whatever it says), 3 when one could not be, 2 when there is no
     database (``--stored`` never creates one).
     """
+    from benchmark.evaluate.submission import FAILED
     from benchmark.results import NotStoredError
-    from benchmark.submission import FAILED
     from benchmark.validity import cards, evaluate_references
 
     chosen = [_family(family)] if family else list(envs.FAMILIES.values())

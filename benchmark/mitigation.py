@@ -118,7 +118,7 @@ def stored_matches(instance: Instance) -> bool:
     """Whether the instance's policy file exists and records exactly its arguments
     (fields it predates count as their defaults)."""
     from baselines.ppo import PPOArgs
-    from benchmark.agents import AgentLoadError, policy_metadata
+    from benchmark.evaluate.agents import AgentLoadError, policy_metadata
 
     path = instance.checkpoint
     if not path.is_file():

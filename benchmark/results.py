@@ -18,8 +18,8 @@ from sqlalchemy import Engine
 
 import envs
 from benchmark import storage
-from benchmark.episodes import Episodes
-from benchmark.runner import Target, split_target
+from benchmark.evaluate.episodes import Episodes
+from benchmark.evaluate.runner import Target, split_target
 from benchmark.scoring import (
     Normaliser,
     Outcome,

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.episodes import Episodes
+from benchmark.evaluate.episodes import Episodes
 from benchmark.stats import (
     DEFAULT_CONFIDENCE,
     DEFAULT_REPS,

@@ -87,7 +87,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from benchmark.episodes import Episodes
+from benchmark.evaluate.episodes import Episodes
 
 #: Environment variable holding the database URL; overrides the default file.
 DB_ENV_VAR = "MESABENCH_DB"

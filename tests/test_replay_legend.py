@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import envs
-from benchmark.agents import resolve
+from benchmark.evaluate.agents import resolve
 from benchmark.replay import compose, record
 from benchmark.sweep import target_for
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from benchmark.episodes import Episodes
+from benchmark.evaluate.episodes import Episodes
 from benchmark.scoring import (
     ALIGNED,
     BORDERLINE,

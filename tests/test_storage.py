@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from benchmark import storage
-from benchmark.episodes import Episodes
+from benchmark.evaluate.episodes import Episodes
 from benchmark.storage import (
     Environment,
     EnvironmentInfo,

@@ -7,9 +7,9 @@ import pytest
 
 import envs
 from benchmark import storage
-from benchmark.agents import resolve
-from benchmark.runner import Target
-from benchmark.submission import (
+from benchmark.evaluate.agents import resolve
+from benchmark.evaluate.runner import Target
+from benchmark.evaluate.submission import (
     FAILED,
     REUSED,
     STORED,

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 import envs
 from benchmark import storage
 from benchmark.cli import app
-from benchmark.episodes import Episodes
+from benchmark.evaluate.episodes import Episodes
+from benchmark.evaluate.runner import Target
 from benchmark.results import NotStoredError
-from benchmark.runner import Target
 from benchmark.validity import card, learner_name, settings, validity_targets
 
 REPO = Path(__file__).resolve().parent.parent

@@ -26,17 +26,17 @@ from typer.testing import CliRunner
 
 import envs
 from benchmark import results, storage
-from benchmark.agents import resolve
 from benchmark.cli import app
 from benchmark.compare import compare, compare_strata, paired_capability_difference
+from benchmark.evaluate.agents import resolve
+from benchmark.evaluate.runner import Target, split_target
+from benchmark.evaluate.submission import Job, reference_jobs, run_jobs
 from benchmark.export import export_runs, to_csv, to_json
 from benchmark.leaderboard import leaderboard_json
 from benchmark.plots import CurvePoint, CurveSeries, MapPanel, MapPoint, curve_figure, map_figure
 from benchmark.replay import record, write_gif
 from benchmark.results import stored_agent
-from benchmark.runner import Target, split_target
 from benchmark.stats import Estimate
-from benchmark.submission import Job, reference_jobs, run_jobs
 from benchmark.sweep import load_curve, run_sweep, sweep_points, target_for
 from benchmark.torch_policy import flat_dim, save_policy
 
