@@ -36,10 +36,10 @@ from benchmark.evaluate.executors import Executor
 from benchmark.evaluate.runner import DEFAULT_BATCH_SIZE
 from benchmark.evaluate.sandbox import Limits
 from benchmark.evaluate.submission import Job, evaluate_jobs
-from benchmark.results import NotStoredError, Scorer, stored_agent
-from benchmark.scoring import ScoringError, normalised_matrices
-from benchmark.stats import Estimate, iqm, paired_difference
-from benchmark.sweep import parse_shift, target_for
+from benchmark.score.results import NotStoredError, Scorer, stored_agent
+from benchmark.score.scoring import ScoringError, normalised_matrices
+from benchmark.score.stats import Estimate, iqm, paired_difference
+from benchmark.score.sweep import parse_shift, target_for
 from envs.family import UnknownNameError
 
 #: Default largest fall of a normalised score that is not called a regression.

@@ -419,7 +419,7 @@ def _print_leaderboard(
     engine, family, split, highlight: str | None = None, families: list[str] | None = None
 ) -> None:
     from benchmark.leaderboard import leaderboard_table
-    from benchmark.results import Scorer
+    from benchmark.score.results import Scorer
 
     # Every split is scored even for one split's table: a shift's outcome depends on train.
     results = Scorer(engine).agent_results(family=family)
@@ -461,7 +461,7 @@ def leaderboard(
     ties; capability-probing shifts are shown beside. ``--split`` ranks one split.
     """
     from benchmark.leaderboard import leaderboard_json
-    from benchmark.results import Scorer
+    from benchmark.score.results import Scorer
 
     engine = engine_for(db, create=False)
     try:
@@ -486,7 +486,7 @@ def show(
 ) -> None:
     """One agent in detail: every split, every objective, terminations."""
     from benchmark.leaderboard import detail_table, leaderboard_json
-    from benchmark.results import Scorer
+    from benchmark.score.results import Scorer
 
     engine = engine_for(db, create=False)
     results = Scorer(engine).agent_results(name=name, version=version, include_references=True)
@@ -537,7 +537,7 @@ def check(
     failed, or nothing was left to compare)."""
     from benchmark.check import check as run_check
     from benchmark.check import report_json, report_junit
-    from benchmark.results import NotStoredError
+    from benchmark.score.results import NotStoredError
 
     limits = limits_of(act_timeout, startup_timeout, cpu_limit, memory_limit, max_processes)
     if junit_xml is not None and not junit_xml.parent.is_dir():

@@ -1,5 +1,5 @@
 """``mesabench mitigation``: train over a grid of disambiguating shares, store, draw the
-disambiguation curve and report α* per method (see :mod:`benchmark.mitigation`)."""
+disambiguation curve and report α* per method (see :mod:`benchmark.score.mitigation`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import typer
 from rich.table import Table
 
 import envs
-from benchmark import mitigation
 from benchmark.cli import (
     _DEFAULT_LIMITS,
     REPO,
@@ -33,6 +32,7 @@ from benchmark.cli import (
 )
 from benchmark.cli_views import OverwriteOption, _new_file
 from benchmark.evaluate.runner import select_targets
+from benchmark.score import mitigation
 from envs.family import UnknownNameError
 
 

@@ -77,7 +77,7 @@ def _family(name: str) -> Family:
 
 
 def _agent(engine, name: str, version: str | None = None):
-    from benchmark.results import NotStoredError, stored_agent
+    from benchmark.score.results import NotStoredError, stored_agent
 
     try:
         return stored_agent(engine, name, version)
@@ -97,8 +97,8 @@ SeedsOption = Annotated[
 
 def _draw_curves(engine, family: Family, records, path: Path, n_seeds: int | None = None) -> Path:
     from benchmark.plots import CurvePoint, CurveSeries, curve_figure
-    from benchmark.results import Scorer
-    from benchmark.sweep import load_curve
+    from benchmark.score.results import Scorer
+    from benchmark.score.sweep import load_curve
 
     scorer = Scorer(engine)
     series = []
@@ -167,8 +167,8 @@ def sweep(
     when already stored.
     """
     from benchmark.evaluate.submission import FAILED
-    from benchmark.results import NotStoredError
-    from benchmark.sweep import run_sweep, sweep_points
+    from benchmark.score.results import NotStoredError
+    from benchmark.score.sweep import run_sweep, sweep_points
 
     engine = engine_for(db)
     chosen = _family(family)
@@ -226,7 +226,7 @@ def plot_map(
     """The misgeneralisation map: capability against alignment per shift split, from the
     stored leaderboard, robust / misgeneralised / incapable regions shaded."""
     from benchmark.plots import MapPanel, MapPoint, map_figure
-    from benchmark.results import Scorer
+    from benchmark.score.results import Scorer
 
     engine = engine_for(db, create=False)
     if family is not None:
@@ -287,7 +287,7 @@ def replay(
     from benchmark.evaluate.sandbox import AgentProblem
     from benchmark.protocol import UnsupportedFamily
     from benchmark.replay import record, write_gif
-    from benchmark.sweep import target_for
+    from benchmark.score.sweep import target_for
 
     engine = engine_for(db, create=False)
     chosen = _family(family)
@@ -331,8 +331,8 @@ def compare(
     db: DbOption = None,
 ) -> None:
     """Is A better than B? Probability of improvement and paired differences, with 95% CIs."""
-    from benchmark.compare import compare as run_compare
-    from benchmark.results import NotStoredError
+    from benchmark.score.compare import compare as run_compare
+    from benchmark.score.results import NotStoredError
 
     engine = engine_for(db, create=False)
     if family is not None:
@@ -438,8 +438,8 @@ def validity(
     database (``--stored`` never creates one).
     """
     from benchmark.evaluate.submission import FAILED
-    from benchmark.results import NotStoredError
-    from benchmark.validity import cards, evaluate_references
+    from benchmark.score.results import NotStoredError
+    from benchmark.score.validity import cards, evaluate_references
 
     chosen = [_family(family)] if family else list(envs.FAMILIES.values())
     engine = engine_for(db, create=evaluate)

@@ -20,7 +20,7 @@ from baselines.executive_hiring import (
 )
 from benchmark.evaluate.episodes import Episodes
 from benchmark.protocol import AgentContext, ParallelBatch, UnsupportedFamily, reset_agent
-from benchmark.scoring import (
+from benchmark.score.scoring import (
     ALIGNED,
     MISGENERALISED,
     ROBUST,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from test_cli import REPO, mesabench
 
-from benchmark import mitigation
-from benchmark.stats import Estimate
+from benchmark.score import mitigation
+from benchmark.score.stats import Estimate
 
 
 def est(point: float, half: float = 0.05) -> Estimate:

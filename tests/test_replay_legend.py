@@ -10,7 +10,7 @@ import pytest
 import envs
 from benchmark.evaluate.agents import resolve
 from benchmark.replay import compose, record
-from benchmark.sweep import target_for
+from benchmark.score.sweep import target_for
 
 FAMILIES = sorted(envs.FAMILIES)
 

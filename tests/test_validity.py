@@ -17,8 +17,8 @@ from benchmark import storage
 from benchmark.cli import app
 from benchmark.evaluate.episodes import Episodes
 from benchmark.evaluate.runner import Target
-from benchmark.results import NotStoredError
-from benchmark.validity import card, learner_name, settings, validity_targets
+from benchmark.score.results import NotStoredError
+from benchmark.score.validity import card, learner_name, settings, validity_targets
 
 REPO = Path(__file__).resolve().parent.parent
 FAMILY = envs.get_family("keys_chests")

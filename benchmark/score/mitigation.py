@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import envs
-from benchmark.scoring import ROBUST, THRESHOLD
-from benchmark.stats import Estimate
+from benchmark.score.scoring import ROBUST, THRESHOLD
+from benchmark.score.stats import Estimate
 
 #: Methods and the level sampler each trains with.
 METHODS = {"dr": "uniform", "plr": "plr"}
@@ -194,7 +194,7 @@ def alpha_star(points: Sequence[MitigationPoint], method: str) -> float | None:
 def curve_points(engine, family: str, methods: Sequence[str], shares: Sequence[float]):
     """The stored submissions' scores on the canonical shift: one point per (method,
     share) that has a scored run there, and the names of those that do not."""
-    from benchmark.results import Scorer
+    from benchmark.score.results import Scorer
 
     fam = envs.get_family(family)
     points: list[MitigationPoint] = []

@@ -38,10 +38,10 @@ import envs
 from benchmark import storage
 from benchmark.evaluate.runner import Target, split_target
 from benchmark.evaluate.submission import RunOutcome, reference_jobs, run_jobs
-from benchmark.results import NotStoredError, Scorer
-from benchmark.scoring import MISGENERALISED, THRESHOLD, Outcome, Score, ScoringError
-from benchmark.scoring import score as score_strata
-from benchmark.stats import Estimate
+from benchmark.score.results import NotStoredError, Scorer
+from benchmark.score.scoring import MISGENERALISED, THRESHOLD, Outcome, Score, ScoringError
+from benchmark.score.scoring import score as score_strata
+from benchmark.score.stats import Estimate
 from envs.family import ORACLE, PURSUER, Family, NuisanceKnob
 
 ORACLE_ALIGNMENT = 0.9

@@ -20,7 +20,7 @@ import envs
 from benchmark import storage
 from benchmark.evaluate.episodes import Episodes
 from benchmark.evaluate.runner import Target, split_target
-from benchmark.scoring import (
+from benchmark.score.scoring import (
     Normaliser,
     Outcome,
     Score,
@@ -28,7 +28,7 @@ from benchmark.scoring import (
     normalised_matrices,
     normalisers,
 )
-from benchmark.scoring import score as score_strata
+from benchmark.score.scoring import score as score_strata
 from envs.family import Family, UnknownNameError
 
 
