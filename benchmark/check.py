@@ -30,7 +30,6 @@ import numpy as np
 from sqlalchemy import Engine
 
 import envs
-from benchmark import storage
 from benchmark.evaluate.agents import AgentLoadError, resolve_stored
 from benchmark.evaluate.executors import Executor
 from benchmark.evaluate.runner import DEFAULT_BATCH_SIZE
@@ -40,6 +39,7 @@ from benchmark.score.results import NotStoredError, Scorer, stored_agent
 from benchmark.score.scoring import ScoringError, normalised_matrices
 from benchmark.score.stats import Estimate, iqm, paired_difference
 from benchmark.score.sweep import parse_shift, target_for
+from benchmark.store import storage
 from envs.family import UnknownNameError
 
 #: Default largest fall of a normalised score that is not called a regression.

@@ -24,11 +24,11 @@ from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 import envs
-from benchmark import storage
 from benchmark.evaluate.agents import AgentLoadError, resolve
 from benchmark.evaluate.runner import DEFAULT_BATCH_SIZE, preflight, select_targets
 from benchmark.evaluate.sandbox import Limits, isolation_note
-from benchmark.storage import SubmissionConflictError
+from benchmark.store import storage
+from benchmark.store.storage import SubmissionConflictError
 from envs.family import UnknownNameError
 
 app = typer.Typer(

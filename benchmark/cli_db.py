@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import OperationalError
 
-from benchmark import storage
 from benchmark.cli import DbOption, app, console, engine_for, usage_error, writable
+from benchmark.store import storage
 
 db_app = typer.Typer(
     help="The database itself: upgrade its schema, copy it to another database.",

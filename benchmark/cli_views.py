@@ -394,7 +394,7 @@ def export(
     db: DbOption = None,
 ) -> None:
     """Every stored run and its scores, with environment fingerprints and versions."""
-    from benchmark.export import FORMATS, export_runs, to_csv, to_json
+    from benchmark.store.export import FORMATS, export_runs, to_csv, to_json
 
     if fmt not in FORMATS:
         raise usage_error(f"unknown --format {fmt!r}: expected one of {', '.join(FORMATS)}")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark import storage
 from benchmark.evaluate.episodes import Episodes
+from benchmark.store import storage
 
 
 def submission(name: str, checksum: str, version: str = "1") -> storage.SubmissionInfo:

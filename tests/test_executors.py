@@ -14,7 +14,6 @@ import pytest
 from typer.testing import CliRunner
 
 import envs
-from benchmark import storage
 from benchmark.cli import app
 from benchmark.evaluate.agents import resolve
 from benchmark.evaluate.executors import (
@@ -28,6 +27,7 @@ from benchmark.evaluate.executors import (
 from benchmark.evaluate.runner import PARALLEL_BATCH_SIZE, split_target
 from benchmark.evaluate.sandbox import Limits, bwrap_problem
 from benchmark.evaluate.submission import FAILED, STORED, Job, reference_jobs, run_jobs
+from benchmark.store import storage
 
 #: Small batches, so each split is cut into several shards (one batch each under Ray).
 BATCH = 64

@@ -11,7 +11,7 @@ from benchmark.score import results
 from benchmark.score.results import AgentResult, SplitResult, rank_key
 from benchmark.score.scoring import ALIGNED, Outcome, Score, train_outcome
 from benchmark.score.stats import Estimate
-from benchmark.storage import RunRecord
+from benchmark.store.storage import RunRecord
 
 FAMILY = envs.get_family("keys_chests")
 

@@ -29,11 +29,11 @@ import pytest
 from typer.testing import CliRunner
 
 import envs
-from benchmark import storage
 from benchmark.cli import app
 from benchmark.evaluate import sandbox
 from benchmark.evaluate.runner import split_target
 from benchmark.evaluate.submission import reference_jobs, run_jobs
+from benchmark.store import storage
 
 REPO = Path(__file__).resolve().parent.parent
 HOSTILE = REPO / "tests" / "agents" / "hostile.py"

@@ -25,12 +25,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import envs
-from benchmark import storage
 from benchmark.cli import app
 from benchmark.evaluate.agents import resolve
 from benchmark.evaluate.runner import Target, split_target
 from benchmark.evaluate.submission import Job, reference_jobs, run_jobs
-from benchmark.export import export_runs, to_csv, to_json
 from benchmark.leaderboard import leaderboard_json
 from benchmark.plots import CurvePoint, CurveSeries, MapPanel, MapPoint, curve_figure, map_figure
 from benchmark.replay import record, write_gif
@@ -39,6 +37,8 @@ from benchmark.score.compare import compare, compare_strata, paired_capability_d
 from benchmark.score.results import stored_agent
 from benchmark.score.stats import Estimate
 from benchmark.score.sweep import load_curve, run_sweep, sweep_points, target_for
+from benchmark.store import storage
+from benchmark.store.export import export_runs, to_csv, to_json
 from benchmark.torch_policy import flat_dim, save_policy
 
 REPO = Path(__file__).resolve().parent.parent

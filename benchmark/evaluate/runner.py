@@ -38,7 +38,7 @@ from benchmark.protocol import (
     is_privileged,
     reset_agent,
 )
-from benchmark.storage import seeds_digest
+from benchmark.store.storage import seeds_digest
 from envs.family import Family
 
 #: The default number of levels stepped in one batch.

@@ -13,7 +13,7 @@ interrupted evaluation (Ctrl-C, SIGTERM) kills its workers before it returns:
 no process outlives the command.
 
 Each run is claimed in the database before it is evaluated
-(:func:`benchmark.storage.claim_run`): when several commands (on one machine or
+(:func:`benchmark.store.storage.claim_run`): when several commands (on one machine or
 many sharing a PostgreSQL server) need the same run at once, a reference run
 above all, one evaluates it and the others wait for it and re-use it. Claims are
 renewed while this process evaluates and released when it stops.
@@ -39,7 +39,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Engine
 
 import envs
-from benchmark import storage
 from benchmark.evaluate.agents import AgentSource, canonical_reference, reference_source
 from benchmark.evaluate.executors import (
     Executor,
@@ -52,6 +51,7 @@ from benchmark.evaluate.executors import (
 from benchmark.evaluate.runner import DEFAULT_BATCH_SIZE, AgentFailure, Target
 from benchmark.evaluate.sandbox import Limits
 from benchmark.protocol import UnsupportedFamily
+from benchmark.store import storage
 
 STORED, REUSED, FAILED, SKIPPED = "stored", "reused", "failed", "skipped"
 

@@ -23,7 +23,6 @@ import numpy as np
 from sqlalchemy import Engine
 
 import envs
-from benchmark import storage
 from benchmark.score import results
 from benchmark.score.results import AgentResult, NotStoredError, Scorer, stored_agent
 from benchmark.score.scoring import SCORING_SEED, ScoringError
@@ -36,6 +35,7 @@ from benchmark.score.stats import (
     paired_difference,
     probability_of_improvement,
 )
+from benchmark.store import storage
 
 Matrices = Mapping[str, np.ndarray]
 

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from sqlalchemy import Engine
 
-from benchmark import storage
 from benchmark.evaluate.agents import AgentLoadError, resolve_stored
 from benchmark.evaluate.executors import Executor
 from benchmark.evaluate.runner import DEFAULT_BATCH_SIZE, Target, shift_target, split_target
 from benchmark.evaluate.submission import Job, RunOutcome, reference_jobs, run_jobs
 from benchmark.score.results import NotStoredError, Scorer
 from benchmark.score.scoring import Score, ScoringError
+from benchmark.store import storage
 from envs.family import Family
 
 #: The default number of points of a sweep (0 = train ... 1 = canonical shift).
