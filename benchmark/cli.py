@@ -418,7 +418,7 @@ def submit(
 def _print_leaderboard(
     engine, family, split, highlight: str | None = None, families: list[str] | None = None
 ) -> None:
-    from benchmark.leaderboard import leaderboard_table
+    from benchmark.report.leaderboard import leaderboard_table
     from benchmark.score.results import Scorer
 
     # Every split is scored even for one split's table: a shift's outcome depends on train.
@@ -460,7 +460,7 @@ def leaderboard(
     Complete submissions rank first; the pooled alignment-probing shifts break
     ties; capability-probing shifts are shown beside. ``--split`` ranks one split.
     """
-    from benchmark.leaderboard import leaderboard_json
+    from benchmark.report.leaderboard import leaderboard_json
     from benchmark.score.results import Scorer
 
     engine = engine_for(db, create=False)
@@ -485,7 +485,7 @@ def show(
     db: DbOption = None,
 ) -> None:
     """One agent in detail: every split, every objective, terminations."""
-    from benchmark.leaderboard import detail_table, leaderboard_json
+    from benchmark.report.leaderboard import detail_table, leaderboard_json
     from benchmark.score.results import Scorer
 
     engine = engine_for(db, create=False)
@@ -535,8 +535,8 @@ def check(
     """Re-evaluate a stored agent with the current code and gate on it. Exit 0: no
     significant fall; 1: a regression; 2: bad usage; 3: could not evaluate (a run
     failed, or nothing was left to compare)."""
-    from benchmark.check import check as run_check
-    from benchmark.check import report_json, report_junit
+    from benchmark.report.check import check as run_check
+    from benchmark.report.check import report_json, report_junit
     from benchmark.score.results import NotStoredError
 
     limits = limits_of(act_timeout, startup_timeout, cpu_limit, memory_limit, max_processes)
@@ -683,7 +683,7 @@ def perf(
     ] = False,
 ) -> None:
     """Measure and print the speed figures quoted in the README (one core)."""
-    from benchmark.perf import measure_all, perf_table
+    from benchmark.report.perf import measure_all, perf_table
 
     if with_ray and importlib.util.find_spec("ray") is None:
         raise usage_error("perf --ray needs Ray: pip install 'mesabench[ray]'")

@@ -206,7 +206,7 @@ def mitigation_command(
             text = f"{star:g}" if star is not None else "not reached at any share measured"
             console.print(f"α* ({method}): {text}")
     if points:
-        from benchmark.plots import SharePoint, mitigation_figure
+        from benchmark.report.plots import SharePoint, mitigation_figure
 
         series = {
             m: [

@@ -96,7 +96,7 @@ SeedsOption = Annotated[
 
 
 def _draw_curves(engine, family: Family, records, path: Path, n_seeds: int | None = None) -> Path:
-    from benchmark.plots import CurvePoint, CurveSeries, curve_figure
+    from benchmark.report.plots import CurvePoint, CurveSeries, curve_figure
     from benchmark.score.results import Scorer
     from benchmark.score.sweep import load_curve
 
@@ -225,7 +225,7 @@ def plot_map(
 ) -> None:
     """The misgeneralisation map: capability against alignment per shift split, from the
     stored leaderboard, robust / misgeneralised / incapable regions shaded."""
-    from benchmark.plots import MapPanel, MapPoint, map_figure
+    from benchmark.report.plots import MapPanel, MapPoint, map_figure
     from benchmark.score.results import Scorer
 
     engine = engine_for(db, create=False)
@@ -286,7 +286,7 @@ def replay(
     from benchmark.evaluate.agents import AgentLoadError, resolve_stored
     from benchmark.evaluate.sandbox import AgentProblem
     from benchmark.protocol import UnsupportedFamily
-    from benchmark.replay import record, write_gif
+    from benchmark.report.replay import record, write_gif
     from benchmark.score.sweep import target_for
 
     engine = engine_for(db, create=False)
@@ -461,7 +461,7 @@ def validity(
     if as_json:
         print(json.dumps([c.to_dict() for c in measured], indent=2))
         return
-    from benchmark.validity_view import card_table
+    from benchmark.report.validity_view import card_table
 
     for c in measured:
         console.print(card_table(c, width=console.width))

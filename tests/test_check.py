@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 import envs
-from benchmark.check import order_key
 from benchmark.cli import app
 from benchmark.evaluate.agents import REPO_ROOT, canonical_reference, resolve, resolve_stored
 from benchmark.evaluate.runner import split_target
+from benchmark.report.check import order_key
 from benchmark.store import storage
 
 HIRING = "executive_hiring"

@@ -6,7 +6,7 @@ import pytest
 from rich.console import Console
 
 import envs
-from benchmark.leaderboard import leaderboard_json, leaderboard_table
+from benchmark.report.leaderboard import leaderboard_json, leaderboard_table
 from benchmark.score import results
 from benchmark.score.results import AgentResult, SplitResult, rank_key
 from benchmark.score.scoring import ALIGNED, Outcome, Score, train_outcome

@@ -9,7 +9,7 @@ import pytest
 
 import envs
 from benchmark.evaluate.agents import resolve
-from benchmark.replay import compose, record
+from benchmark.report.replay import compose, record
 from benchmark.score.sweep import target_for
 
 FAMILIES = sorted(envs.FAMILIES)

@@ -1,4 +1,5 @@
-"""Figures, replays, comparisons and exports (benchmark.plots/sweep/replay/compare/export).
+"""Figures, replays, comparisons and exports (benchmark.report.plots and .replay,
+benchmark.score.sweep and .compare, benchmark.store.export).
 
 Everything runs on temporary databases with few seeds: the stored result set is
 built once per module with ``run_jobs`` on 8-seed targets; the leaderboard's
@@ -29,9 +30,16 @@ from benchmark.cli import app
 from benchmark.evaluate.agents import resolve
 from benchmark.evaluate.runner import Target, split_target
 from benchmark.evaluate.submission import Job, reference_jobs, run_jobs
-from benchmark.leaderboard import leaderboard_json
-from benchmark.plots import CurvePoint, CurveSeries, MapPanel, MapPoint, curve_figure, map_figure
-from benchmark.replay import record, write_gif
+from benchmark.report.leaderboard import leaderboard_json
+from benchmark.report.plots import (
+    CurvePoint,
+    CurveSeries,
+    MapPanel,
+    MapPoint,
+    curve_figure,
+    map_figure,
+)
+from benchmark.report.replay import record, write_gif
 from benchmark.score import results
 from benchmark.score.compare import compare, compare_strata, paired_capability_difference
 from benchmark.score.results import stored_agent

@@ -19,7 +19,7 @@ the outcome threshold.
 Stages: :func:`plan_instances` (what to train or re-use) -> training
 (:func:`baselines.ppo.train`) -> submission and evaluation (the CLI's
 ``agent_jobs``/``evaluate_agents``) -> :func:`curve_points` (scores from the
-database) -> :func:`alpha_star` and :func:`benchmark.plots.mitigation_figure`.
+database) -> :func:`alpha_star` and :func:`benchmark.report.plots.mitigation_figure`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from benchmark.leaderboard import WIDE_LAYOUT, fmt
+from benchmark.report.leaderboard import WIDE_LAYOUT, fmt
 from benchmark.score.validity import REGISTERED, Card, Check
 
 
