@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import envs
-from benchmark.cli import app
+from benchmark.cli.app import app
 from benchmark.evaluate.agents import REPO_ROOT, canonical_reference, resolve, resolve_stored
 from benchmark.evaluate.runner import split_target
 from benchmark.report.check import order_key

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 import envs
-from benchmark.cli import app
+from benchmark.cli.app import app
 from benchmark.evaluate.agents import resolve
 from benchmark.evaluate.executors import (
     ExecutorUnavailable,

@@ -29,7 +29,7 @@ import pytest
 from typer.testing import CliRunner
 
 import envs
-from benchmark.cli import app
+from benchmark.cli.app import app
 from benchmark.evaluate import sandbox
 from benchmark.evaluate.runner import split_target
 from benchmark.evaluate.submission import reference_jobs, run_jobs

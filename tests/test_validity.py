@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import envs
-from benchmark.cli import app
+from benchmark.cli.app import app
 from benchmark.evaluate.episodes import Episodes
 from benchmark.evaluate.runner import Target
 from benchmark.score.results import NotStoredError

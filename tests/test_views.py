@@ -26,7 +26,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import envs
-from benchmark.cli import app
+from benchmark.cli.app import app
 from benchmark.evaluate.agents import resolve
 from benchmark.evaluate.runner import Target, split_target
 from benchmark.evaluate.submission import Job, reference_jobs, run_jobs

@@ -1,4 +1,5 @@
-"""``mesabench`` commands that draw, compare and export (registered on ``benchmark.cli.app``).
+"""``mesabench`` commands that draw, compare and export (registered on
+:data:`benchmark.cli.app.app`).
 
 * ``sweep``: evaluate stored agents along a family's shift knob and draw the
   generalisation curve;
@@ -20,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import envs
-from benchmark.cli import (
+from benchmark.cli.app import (
     AddressOption,
     BatchOption,
     DbOption,

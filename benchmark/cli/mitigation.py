@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 import envs
-from benchmark.cli import (
+from benchmark.cli.app import (
     _DEFAULT_LIMITS,
     REPO,
     DbOption,
@@ -30,7 +30,7 @@ from benchmark.cli import (
     usage_error,
     writable,
 )
-from benchmark.cli_views import OverwriteOption, _new_file
+from benchmark.cli.views import OverwriteOption, _new_file
 from benchmark.evaluate.runner import select_targets
 from benchmark.score import mitigation
 from envs.family import UnknownNameError

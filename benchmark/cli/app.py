@@ -43,7 +43,7 @@ _WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
 console = Console(width=_WIDTH, emoji=False)
 errors = Console(stderr=True, width=_WIDTH, emoji=False)
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 DbOption = Annotated[
     str | None,
@@ -786,7 +786,9 @@ def train(
 # disambiguation curve (mitigation) and those of the database itself (db upgrade,
 # db copy) live in their own modules and register
 # themselves on ``app``.
-from benchmark import cli_db, cli_mitigation, cli_views  # noqa: E402, F401
+from benchmark.cli import db as _db  # noqa: E402, F401
+from benchmark.cli import mitigation as _mitigation  # noqa: E402, F401
+from benchmark.cli import views as _views  # noqa: E402, F401
 
 
 def _terminated(signum: int, _frame: object) -> None:
