@@ -33,7 +33,7 @@ class AgentContext:
         num_envs: levels stepped together (the batch size in a Gymnasium family).
         seed: a seed for any randomness of the agent itself.
         env: the batched environment, given only to the project's own reference
-            policies and privileged scripted baselines (``benchmark.agents``
+            policies and privileged scripted baselines (``benchmark.evaluate.agents``
             decides which, by where their code is); ``None`` for every submitted
             agent, which runs in an agent process of its own.
     """

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from benchmark.agents import layout_problem
+from benchmark.evaluate.agents import layout_problem
 
 FORMAT = "mesabench-torch-policy-v1"
 _META_FILE = "mesabench.json"

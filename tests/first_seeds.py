@@ -3,8 +3,8 @@ README says of committed weights."""
 
 from __future__ import annotations
 
-from benchmark.agents import AgentSource
-from benchmark.runner import Target, evaluate, split_target
+from benchmark.evaluate.agents import AgentSource
+from benchmark.evaluate.runner import Target, evaluate, split_target
 from envs.family import Family
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark import storage
-from benchmark.episodes import Episodes
+from benchmark.evaluate.episodes import Episodes
+from benchmark.store import storage
 
 
 def submission(name: str, checksum: str, version: str = "1") -> storage.SubmissionInfo:
@@ -78,8 +78,8 @@ def submit_needing_the_same_references(url, barrier, out, index, log: str) -> No
     empty database does. The evaluation is replaced by one that notes each run it
     evaluates (in ``log``) and takes half a second."""
     import envs
-    from benchmark import submission as submitting
-    from benchmark.runner import split_target
+    from benchmark.evaluate import submission as submitting
+    from benchmark.evaluate.runner import split_target
 
     engine = storage.make_engine(url)
     family = envs.get_family("keys_chests")

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 import envs
-from benchmark.agents import AgentLoadError, code_of, reference_source, resolve
+from benchmark.evaluate.agents import AgentLoadError, code_of, reference_source, resolve
+from benchmark.evaluate.runner import preflight, split_target
+from benchmark.evaluate.sandbox import Limits
 from benchmark.protocol import AgentContext
-from benchmark.runner import preflight, split_target
-from benchmark.sandbox import Limits
 from benchmark.torch_policy import flat_dim, save_policy
 
 AGENTS = "tests/agents/misbehaving.py"

@@ -12,11 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 import envs
-from benchmark import storage
-from benchmark.agents import REPO_ROOT, canonical_reference, resolve, resolve_stored
-from benchmark.check import order_key
-from benchmark.cli import app
-from benchmark.runner import split_target
+from benchmark.cli.app import app
+from benchmark.evaluate.agents import REPO_ROOT, canonical_reference, resolve, resolve_stored
+from benchmark.evaluate.runner import split_target
+from benchmark.report.check import order_key
+from benchmark.store import storage
 
 HIRING = "executive_hiring"
 OBJECTIVES = list(envs.get_family(HIRING).objective_names)

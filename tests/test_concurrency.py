@@ -17,8 +17,8 @@ import racers
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from benchmark import storage
-from benchmark.storage import Episode, Run, Submission
+from benchmark.store import storage
+from benchmark.store.storage import Episode, Run, Submission
 
 N = 4
 

@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from benchmark import storage
-from benchmark.storage import Episode, Run, Submission
+from benchmark.store import storage
+from benchmark.store.storage import Episode, Run, Submission
 
 REPO = Path(__file__).resolve().parent.parent
 TRAIN_ONLY = ("--family", "keys_chests", "--split", "train", "--workers", "1")

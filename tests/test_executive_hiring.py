@@ -18,9 +18,9 @@ from baselines.executive_hiring import (
     metric_gamer,
     pay_follower,
 )
-from benchmark.episodes import Episodes
+from benchmark.evaluate.episodes import Episodes
 from benchmark.protocol import AgentContext, ParallelBatch, UnsupportedFamily, reset_agent
-from benchmark.scoring import (
+from benchmark.score.scoring import (
     ALIGNED,
     MISGENERALISED,
     ROBUST,
@@ -504,7 +504,7 @@ def test_committed_ppo_instances_follow_the_pay_forecast_and_misgeneralise() -> 
     earn more pay than the value oracle while creating far less value."""
     from first_seeds import objective_means
 
-    from benchmark.agents import reference_source, resolve
+    from benchmark.evaluate.agents import reference_source, resolve
 
     def means(source, split: str) -> dict[str, float]:
         return objective_means(source, FAMILY, split, 48)

@@ -14,10 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 import envs
-from benchmark import storage
-from benchmark.agents import resolve
-from benchmark.cli import app
-from benchmark.executors import (
+from benchmark.cli.app import app
+from benchmark.evaluate.agents import resolve
+from benchmark.evaluate.executors import (
     ExecutorUnavailable,
     InlineExecutor,
     PoolExecutor,
@@ -25,9 +24,10 @@ from benchmark.executors import (
     make_executor,
     plan_shards,
 )
-from benchmark.runner import PARALLEL_BATCH_SIZE, split_target
-from benchmark.sandbox import Limits, bwrap_problem
-from benchmark.submission import FAILED, STORED, Job, reference_jobs, run_jobs
+from benchmark.evaluate.runner import PARALLEL_BATCH_SIZE, split_target
+from benchmark.evaluate.sandbox import Limits, bwrap_problem
+from benchmark.evaluate.submission import FAILED, STORED, Job, reference_jobs, run_jobs
+from benchmark.store import storage
 
 #: Small batches, so each split is cut into several shards (one batch each under Ray).
 BATCH = 64
@@ -137,7 +137,7 @@ def ray_cluster():
 
 @needs_ray
 def test_a_ray_run_stores_exactly_what_a_process_pool_run_stores(ray_cluster, tmp_path):
-    from benchmark.executors import RayExecutor
+    from benchmark.evaluate.executors import RayExecutor
 
     urls = {name: f"sqlite:///{tmp_path / name}.db" for name in ("pool", "ray")}
     for name, executor in (("pool", PoolExecutor(2)), ("ray", RayExecutor())):
@@ -158,7 +158,7 @@ def test_a_ray_run_stores_exactly_what_a_process_pool_run_stores(ray_cluster, tm
 
 @needs_ray
 def test_a_failing_shard_fails_its_run_and_stores_nothing_of_it(ray_cluster, tmp_path):
-    from benchmark.executors import RayExecutor
+    from benchmark.evaluate.executors import RayExecutor
 
     agent = tmp_path / "agent.py"
     agent.write_text(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from test_cli import REPO, mesabench
 
-from benchmark import mitigation
-from benchmark.stats import Estimate
+from benchmark.score import mitigation
+from benchmark.score.stats import Estimate
 
 
 def est(point: float, half: float = 0.05) -> Estimate:
@@ -78,7 +78,7 @@ def test_alpha_star_is_the_smallest_share_robust_above_the_threshold():
 
 
 def test_the_curve_figure_is_drawn(tmp_path):
-    from benchmark.plots import SharePoint, mitigation_figure
+    from benchmark.report.plots import SharePoint, mitigation_figure
 
     series = {
         "dr": [SharePoint(s, est(a), est(0.8)) for s, a in ((0.0, -0.04), (0.01, 0.1), (0.3, 0.7))],

@@ -1,6 +1,6 @@
 """`mesabench perf` measures what it says (figures are printed, never asserted on speed)."""
 
-from benchmark import perf
+from benchmark.report import perf
 
 
 def test_each_figure_is_measured():

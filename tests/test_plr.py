@@ -95,7 +95,7 @@ def test_bad_settings_are_refused_naming_the_field(field, value):
 @pytest.mark.parametrize("score", ["regret", "pvl"])
 def test_ppo_with_plr_trains_and_records_its_sampler(tmp_path, score):
     from baselines.ppo import PPOArgs, read_curve, train
-    from benchmark.agents import policy_metadata
+    from benchmark.evaluate.agents import policy_metadata
 
     args = PPOArgs(
         family="keys_chests", seed=3, total_steps=4096, num_envs=16, num_steps=64,

@@ -189,7 +189,7 @@ def test_committed_keys_chests_instances_are_capable_and_pursue_keys_after_the_s
     need while the planner's chests go unopened."""
     from first_seeds import objective_means
 
-    from benchmark.agents import reference_source, resolve
+    from benchmark.evaluate.agents import reference_source, resolve
 
     def means(source, split: str) -> dict[str, float]:
         return objective_means(source, FAMILY, split, 64)

@@ -6,12 +6,12 @@ import pytest
 from rich.console import Console
 
 import envs
-from benchmark import results
-from benchmark.leaderboard import leaderboard_json, leaderboard_table
-from benchmark.results import AgentResult, SplitResult, rank_key
-from benchmark.scoring import ALIGNED, Outcome, Score, train_outcome
-from benchmark.stats import Estimate
-from benchmark.storage import RunRecord
+from benchmark.report.leaderboard import leaderboard_json, leaderboard_table
+from benchmark.score import results
+from benchmark.score.results import AgentResult, SplitResult, rank_key
+from benchmark.score.scoring import ALIGNED, Outcome, Score, train_outcome
+from benchmark.score.stats import Estimate
+from benchmark.store.storage import RunRecord
 
 FAMILY = envs.get_family("keys_chests")
 

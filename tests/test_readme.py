@@ -28,8 +28,8 @@ import numpy as np
 import pytest
 
 import envs
-from benchmark.agents import resolve
-from benchmark.runner import evaluate, split_target
+from benchmark.evaluate.agents import resolve
+from benchmark.evaluate.runner import evaluate, split_target
 from benchmark.torch_policy import load_policy
 
 REPO = Path(__file__).resolve().parent.parent

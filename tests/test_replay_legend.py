@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import envs
-from benchmark.agents import resolve
-from benchmark.replay import compose, record
-from benchmark.sweep import target_for
+from benchmark.evaluate.agents import resolve
+from benchmark.report.replay import compose, record
+from benchmark.score.sweep import target_for
 
 FAMILIES = sorted(envs.FAMILIES)
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import envs
-from benchmark.agents import resolve
-from benchmark.runner import AgentFailure, Target, evaluate, select_targets, shift_target
+from benchmark.evaluate.agents import resolve
+from benchmark.evaluate.runner import AgentFailure, Target, evaluate, select_targets, shift_target
 from envs.family import EVAL_SEED_BASE, UnknownNameError
 
 AGENTS = "tests/agents/misbehaving.py"
@@ -128,8 +128,8 @@ class ToyParallelEnv:
 
 
 def test_parallel_play_batches_live_agents_across_levels():
+    from benchmark.evaluate.runner import _play_parallel
     from benchmark.protocol import ParallelBatch
-    from benchmark.runner import _play_parallel
 
     batch = ParallelBatch([ToyParallelEnv(), ToyParallelEnv()], [])
     seen_rows = []

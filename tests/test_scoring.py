@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from benchmark.episodes import Episodes
-from benchmark.scoring import (
+from benchmark.evaluate.episodes import Episodes
+from benchmark.score.scoring import (
     ALIGNED,
     BORDERLINE,
     INCAPABLE,
@@ -21,7 +21,7 @@ from benchmark.scoring import (
     shift_outcome,
     train_outcome,
 )
-from benchmark.stats import Estimate
+from benchmark.score.stats import Estimate
 
 
 def episodes(**objectives: list[float]) -> Episodes:

@@ -1,4 +1,4 @@
-"""Tests of benchmark.stats against hand-computed cases and rliable/scipy as references."""
+"""Tests of benchmark.score.stats against hand-computed cases and rliable/scipy as references."""
 
 from __future__ import annotations
 
@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from benchmark import stats
-from benchmark.stats import Estimate, bootstrap, iqm, paired_difference, probability_of_improvement
+from benchmark.score import stats
+from benchmark.score.stats import (
+    Estimate,
+    bootstrap,
+    iqm,
+    paired_difference,
+    probability_of_improvement,
+)
 
 # ----------------------------------------------------------------------------- IQM
 

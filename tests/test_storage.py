@@ -1,4 +1,4 @@
-"""Tests of benchmark.storage, each on its own new database: a SQLite file, and a
+"""Tests of benchmark.store.storage, each on its own new database: a SQLite file, and a
 database of a PostgreSQL server the tests start (``db_url`` in conftest.py; those
 skip, saying why, where no server can be started).
 """
@@ -15,9 +15,9 @@ from sqlalchemy import event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from benchmark import storage
-from benchmark.episodes import Episodes
-from benchmark.storage import (
+from benchmark.evaluate.episodes import Episodes
+from benchmark.store import storage
+from benchmark.store.storage import (
     Environment,
     EnvironmentInfo,
     Episode,
@@ -90,7 +90,7 @@ def test_default_url(monkeypatch):
     monkeypatch.setenv(storage.DB_ENV_VAR, "postgresql://u@h/db")
     assert storage.default_url() == "postgresql://u@h/db"
     monkeypatch.delenv(storage.DB_ENV_VAR)
-    root = Path(storage.__file__).resolve().parent.parent
+    root = Path(storage.__file__).resolve().parents[2]
     assert storage.default_url() == f"sqlite:///{root / 'results.db'}"
 
 

@@ -24,8 +24,8 @@ from sqlalchemy import create_engine, delete, func, insert, inspect, select, tex
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from benchmark import storage
-from benchmark.storage import Episode, Run, RunClaim, Submission
+from benchmark.store import storage
+from benchmark.store.storage import Episode, Run, RunClaim, Submission
 
 REPO = Path(__file__).resolve().parent.parent
 STARTED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -354,7 +354,7 @@ def test_a_wrong_password_is_never_shown(postgresql_server):
 def test_a_missing_driver_names_the_extra_to_install():
     code = (
         "import sys; sys.modules['psycopg'] = None\n"
-        "from benchmark import storage\n"
+        "from benchmark.store import storage\n"
         "try:\n"
         "    storage.make_engine('postgresql://me:pw@localhost/results')\n"
         "except storage.DatabaseDriverError as error:\n"

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 import envs
-from benchmark import storage
-from benchmark.agents import resolve
-from benchmark.runner import Target
-from benchmark.submission import (
+from benchmark.evaluate.agents import resolve
+from benchmark.evaluate.runner import Target
+from benchmark.evaluate.submission import (
     FAILED,
     REUSED,
     STORED,
@@ -18,6 +17,7 @@ from benchmark.submission import (
     run_jobs,
     submission_info,
 )
+from benchmark.store import storage
 
 AGENTS = "tests/agents/misbehaving.py"
 FAMILY = envs.get_family("keys_chests")

@@ -29,10 +29,11 @@ import pytest
 from typer.testing import CliRunner
 
 import envs
-from benchmark import sandbox, storage
-from benchmark.cli import app
-from benchmark.runner import split_target
-from benchmark.submission import reference_jobs, run_jobs
+from benchmark.cli.app import app
+from benchmark.evaluate import sandbox
+from benchmark.evaluate.runner import split_target
+from benchmark.evaluate.submission import reference_jobs, run_jobs
+from benchmark.store import storage
 
 REPO = Path(__file__).resolve().parent.parent
 HOSTILE = REPO / "tests" / "agents" / "hostile.py"
@@ -346,7 +347,7 @@ def test_without_bwrap_agents_still_run_apart_and_the_command_says_so(
 
 
 def test_the_checksum_covers_helpers_and_weights_but_not_caches(tmp_path):
-    from benchmark.agents import resolve
+    from benchmark.evaluate.agents import resolve
 
     (tmp_path / "agent.py").write_text("from helper import ACTION\ndef factory(c): ...\n")
     (tmp_path / "helper.py").write_text("ACTION = 0\n")
@@ -378,7 +379,9 @@ def _cmdline(pid: int) -> bytes:
 
 
 def _agent_processes(pid: int) -> list[int]:
-    return [p for p in sandbox.descendants(pid) if b"benchmark.agent_process" in _cmdline(p)]
+    return [
+        p for p in sandbox.descendants(pid) if b"benchmark.evaluate.agent_process" in _cmdline(p)
+    ]
 
 
 def _agents_in_workers(pid: int) -> list[int]:

@@ -13,12 +13,12 @@ import pytest
 from typer.testing import CliRunner
 
 import envs
-from benchmark import storage
-from benchmark.cli import app
-from benchmark.episodes import Episodes
-from benchmark.results import NotStoredError
-from benchmark.runner import Target
-from benchmark.validity import card, learner_name, settings, validity_targets
+from benchmark.cli.app import app
+from benchmark.evaluate.episodes import Episodes
+from benchmark.evaluate.runner import Target
+from benchmark.score.results import NotStoredError
+from benchmark.score.validity import card, learner_name, settings, validity_targets
+from benchmark.store import storage
 
 REPO = Path(__file__).resolve().parent.parent
 FAMILY = envs.get_family("keys_chests")

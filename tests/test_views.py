@@ -1,4 +1,5 @@
-"""Figures, replays, comparisons and exports (benchmark.plots/sweep/replay/compare/export).
+"""Figures, replays, comparisons and exports (benchmark.report.plots and .replay,
+benchmark.score.sweep and .compare, benchmark.store.export).
 
 Everything runs on temporary databases with few seeds: the stored result set is
 built once per module with ``run_jobs`` on 8-seed targets; the leaderboard's
@@ -25,19 +26,27 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import envs
-from benchmark import results, storage
-from benchmark.agents import resolve
-from benchmark.cli import app
-from benchmark.compare import compare, compare_strata, paired_capability_difference
-from benchmark.export import export_runs, to_csv, to_json
-from benchmark.leaderboard import leaderboard_json
-from benchmark.plots import CurvePoint, CurveSeries, MapPanel, MapPoint, curve_figure, map_figure
-from benchmark.replay import record, write_gif
-from benchmark.results import stored_agent
-from benchmark.runner import Target, split_target
-from benchmark.stats import Estimate
-from benchmark.submission import Job, reference_jobs, run_jobs
-from benchmark.sweep import load_curve, run_sweep, sweep_points, target_for
+from benchmark.cli.app import app
+from benchmark.evaluate.agents import resolve
+from benchmark.evaluate.runner import Target, split_target
+from benchmark.evaluate.submission import Job, reference_jobs, run_jobs
+from benchmark.report.leaderboard import leaderboard_json
+from benchmark.report.plots import (
+    CurvePoint,
+    CurveSeries,
+    MapPanel,
+    MapPoint,
+    curve_figure,
+    map_figure,
+)
+from benchmark.report.replay import record, write_gif
+from benchmark.score import results
+from benchmark.score.compare import compare, compare_strata, paired_capability_difference
+from benchmark.score.results import stored_agent
+from benchmark.score.stats import Estimate
+from benchmark.score.sweep import load_curve, run_sweep, sweep_points, target_for
+from benchmark.store import storage
+from benchmark.store.export import export_runs, to_csv, to_json
 from benchmark.torch_policy import flat_dim, save_policy
 
 REPO = Path(__file__).resolve().parent.parent

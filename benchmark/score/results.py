@@ -17,10 +17,9 @@ import numpy as np
 from sqlalchemy import Engine
 
 import envs
-from benchmark import storage
-from benchmark.episodes import Episodes
-from benchmark.runner import Target, split_target
-from benchmark.scoring import (
+from benchmark.evaluate.episodes import Episodes
+from benchmark.evaluate.runner import Target, split_target
+from benchmark.score.scoring import (
     Normaliser,
     Outcome,
     Score,
@@ -28,7 +27,8 @@ from benchmark.scoring import (
     normalised_matrices,
     normalisers,
 )
-from benchmark.scoring import score as score_strata
+from benchmark.score.scoring import score as score_strata
+from benchmark.store import storage
 from envs.family import Family, UnknownNameError
 
 
@@ -151,7 +151,7 @@ def stored_agent(engine: Engine, name: str, version: str | None = None) -> stora
 
 class CorruptRunScoringError(ScoringError):
     """A run (the agent's or a reference's) failed validation when read: nothing is scored
-    from it; the message names the run (see :class:`benchmark.storage.CorruptRunError`)."""
+    from it; the message names the run (see :class:`benchmark.store.storage.CorruptRunError`)."""
 
 
 class Scorer:

@@ -23,10 +23,10 @@ import numpy as np
 from sqlalchemy import Engine
 
 import envs
-from benchmark import results, storage
-from benchmark.results import AgentResult, NotStoredError, Scorer, stored_agent
-from benchmark.scoring import SCORING_SEED, ScoringError
-from benchmark.stats import (
+from benchmark.score import results
+from benchmark.score.results import AgentResult, NotStoredError, Scorer, stored_agent
+from benchmark.score.scoring import SCORING_SEED, ScoringError
+from benchmark.score.stats import (
     DEFAULT_CONFIDENCE,
     DEFAULT_REPS,
     Estimate,
@@ -35,6 +35,7 @@ from benchmark.stats import (
     paired_difference,
     probability_of_improvement,
 )
+from benchmark.store import storage
 
 Matrices = Mapping[str, np.ndarray]
 
@@ -99,7 +100,7 @@ def paired_capability_difference(
     """capability(A) - capability(B), capability = max over objectives of the IQM.
 
     Per stratum every objective of both agents has the same shape, and
-    :func:`~benchmark.stats.bootstrap_distribution` draws indices from the seed and
+    :func:`~benchmark.score.stats.bootstrap_distribution` draws indices from the seed and
     the shapes only, so every objective of both agents is resampled with the same
     rows and columns: one joint, paired bootstrap.
     """

@@ -1,7 +1,7 @@
 """Generalisation curves: evaluate a stored agent along its family's ``shift`` knob.
 
-A sweep point is a :class:`~benchmark.runner.Target` made by
-:func:`~benchmark.runner.shift_target` (split name ``shift=0.40``), evaluated on
+A sweep point is a :class:`~benchmark.evaluate.runner.Target` made by
+:func:`~benchmark.evaluate.runner.shift_target` (split name ``shift=0.40``), evaluated on
 the canonical shift's seeds. Each point's runs are stored like any other run,
 together with that point's own reference runs, so every point is normalised by
 references measured on exactly its environment. Stored sweep points are found
@@ -18,13 +18,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from sqlalchemy import Engine
 
-from benchmark import storage
-from benchmark.agents import AgentLoadError, resolve_stored
-from benchmark.executors import Executor
-from benchmark.results import NotStoredError, Scorer
-from benchmark.runner import DEFAULT_BATCH_SIZE, Target, shift_target, split_target
-from benchmark.scoring import Score, ScoringError
-from benchmark.submission import Job, RunOutcome, reference_jobs, run_jobs
+from benchmark.evaluate.agents import AgentLoadError, resolve_stored
+from benchmark.evaluate.executors import Executor
+from benchmark.evaluate.runner import DEFAULT_BATCH_SIZE, Target, shift_target, split_target
+from benchmark.evaluate.submission import Job, RunOutcome, reference_jobs, run_jobs
+from benchmark.score.results import NotStoredError, Scorer
+from benchmark.score.scoring import Score, ScoringError
+from benchmark.store import storage
 from envs.family import Family
 
 #: The default number of points of a sweep (0 = train ... 1 = canonical shift).

@@ -1,14 +1,16 @@
-"""Alembic's environment: migrations run on the connection :func:`benchmark.storage.upgrade`
-passes in (already in a transaction, holding the schema lock), never from a URL in a file."""
+"""Alembic's environment: migrations run on the connection
+:func:`benchmark.store.storage.upgrade` passes in (already in a transaction, holding the
+schema lock), never from a URL in a file."""
 
 from alembic import context
 
-from benchmark.storage import Base
+from benchmark.store.storage import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError(
-        "MesaBench's migrations run through `mesabench db upgrade` (benchmark.storage.upgrade)"
+        "MesaBench's migrations run through `mesabench db upgrade` "
+        "(benchmark.store.storage.upgrade)"
     )
 context.configure(
     connection=connection,

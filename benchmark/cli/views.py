@@ -1,4 +1,5 @@
-"""``mesabench`` commands that draw, compare and export (registered on ``benchmark.cli.app``).
+"""``mesabench`` commands that draw, compare and export (registered on
+:data:`benchmark.cli.app.app`).
 
 * ``sweep``: evaluate stored agents along a family's shift knob and draw the
   generalisation curve;
@@ -20,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import envs
-from benchmark.cli import (
+from benchmark.cli.app import (
     AddressOption,
     BatchOption,
     DbOption,
@@ -36,7 +37,7 @@ from benchmark.cli import (
     usage_error,
     warn_problems,
 )
-from benchmark.runner import DEFAULT_BATCH_SIZE
+from benchmark.evaluate.runner import DEFAULT_BATCH_SIZE
 from envs.family import Family, UnknownNameError
 
 plot_app = typer.Typer(
@@ -77,7 +78,7 @@ def _family(name: str) -> Family:
 
 
 def _agent(engine, name: str, version: str | None = None):
-    from benchmark.results import NotStoredError, stored_agent
+    from benchmark.score.results import NotStoredError, stored_agent
 
     try:
         return stored_agent(engine, name, version)
@@ -96,9 +97,9 @@ SeedsOption = Annotated[
 
 
 def _draw_curves(engine, family: Family, records, path: Path, n_seeds: int | None = None) -> Path:
-    from benchmark.plots import CurvePoint, CurveSeries, curve_figure
-    from benchmark.results import Scorer
-    from benchmark.sweep import load_curve
+    from benchmark.report.plots import CurvePoint, CurveSeries, curve_figure
+    from benchmark.score.results import Scorer
+    from benchmark.score.sweep import load_curve
 
     scorer = Scorer(engine)
     series = []
@@ -166,9 +167,9 @@ def sweep(
     Runs (and each point's reference runs) are stored like any other and re-used
     when already stored.
     """
-    from benchmark.results import NotStoredError
-    from benchmark.submission import FAILED
-    from benchmark.sweep import run_sweep, sweep_points
+    from benchmark.evaluate.submission import FAILED
+    from benchmark.score.results import NotStoredError
+    from benchmark.score.sweep import run_sweep, sweep_points
 
     engine = engine_for(db)
     chosen = _family(family)
@@ -225,8 +226,8 @@ def plot_map(
 ) -> None:
     """The misgeneralisation map: capability against alignment per shift split, from the
     stored leaderboard, robust / misgeneralised / incapable regions shaded."""
-    from benchmark.plots import MapPanel, MapPoint, map_figure
-    from benchmark.results import Scorer
+    from benchmark.report.plots import MapPanel, MapPoint, map_figure
+    from benchmark.score.results import Scorer
 
     engine = engine_for(db, create=False)
     if family is not None:
@@ -283,11 +284,11 @@ def replay(
     db: DbOption = None,
 ) -> None:
     """Record one episode of a stored agent as an animated GIF, objectives beside each frame."""
-    from benchmark.agents import AgentLoadError, resolve_stored
+    from benchmark.evaluate.agents import AgentLoadError, resolve_stored
+    from benchmark.evaluate.sandbox import AgentProblem
     from benchmark.protocol import UnsupportedFamily
-    from benchmark.replay import record, write_gif
-    from benchmark.sandbox import AgentProblem
-    from benchmark.sweep import target_for
+    from benchmark.report.replay import record, write_gif
+    from benchmark.score.sweep import target_for
 
     engine = engine_for(db, create=False)
     chosen = _family(family)
@@ -331,8 +332,8 @@ def compare(
     db: DbOption = None,
 ) -> None:
     """Is A better than B? Probability of improvement and paired differences, with 95% CIs."""
-    from benchmark.compare import compare as run_compare
-    from benchmark.results import NotStoredError
+    from benchmark.score.compare import compare as run_compare
+    from benchmark.score.results import NotStoredError
 
     engine = engine_for(db, create=False)
     if family is not None:
@@ -394,7 +395,7 @@ def export(
     db: DbOption = None,
 ) -> None:
     """Every stored run and its scores, with environment fingerprints and versions."""
-    from benchmark.export import FORMATS, export_runs, to_csv, to_json
+    from benchmark.store.export import FORMATS, export_runs, to_csv, to_json
 
     if fmt not in FORMATS:
         raise usage_error(f"unknown --format {fmt!r}: expected one of {', '.join(FORMATS)}")
@@ -437,9 +438,9 @@ def validity(
     was measured (whatever it says), 3 when one could not be, 2 when there is no
     database (``--stored`` never creates one).
     """
-    from benchmark.results import NotStoredError
-    from benchmark.submission import FAILED
-    from benchmark.validity import cards, evaluate_references
+    from benchmark.evaluate.submission import FAILED
+    from benchmark.score.results import NotStoredError
+    from benchmark.score.validity import cards, evaluate_references
 
     chosen = [_family(family)] if family else list(envs.FAMILIES.values())
     engine = engine_for(db, create=evaluate)
@@ -461,7 +462,7 @@ def validity(
     if as_json:
         print(json.dumps([c.to_dict() for c in measured], indent=2))
         return
-    from benchmark.validity_view import card_table
+    from benchmark.report.validity_view import card_table
 
     for c in measured:
         console.print(card_table(c, width=console.width))

@@ -1,5 +1,5 @@
 """``mesabench mitigation``: train over a grid of disambiguating shares, store, draw the
-disambiguation curve and report α* per method (see :mod:`benchmark.mitigation`)."""
+disambiguation curve and report α* per method (see :mod:`benchmark.score.mitigation`)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ import typer
 from rich.table import Table
 
 import envs
-from benchmark import mitigation
-from benchmark.cli import (
+from benchmark.cli.app import (
     _DEFAULT_LIMITS,
     REPO,
     DbOption,
@@ -31,8 +30,9 @@ from benchmark.cli import (
     usage_error,
     writable,
 )
-from benchmark.cli_views import OverwriteOption, _new_file
-from benchmark.runner import select_targets
+from benchmark.cli.views import OverwriteOption, _new_file
+from benchmark.evaluate.runner import select_targets
+from benchmark.score import mitigation
 from envs.family import UnknownNameError
 
 
@@ -206,7 +206,7 @@ def mitigation_command(
             text = f"{star:g}" if star is not None else "not reached at any share measured"
             console.print(f"α* ({method}): {text}")
     if points:
-        from benchmark.plots import SharePoint, mitigation_figure
+        from benchmark.report.plots import SharePoint, mitigation_figure
 
         series = {
             m: [

@@ -7,7 +7,7 @@ call of the batched environment, and returns the raw :class:`Episodes`.
 Anything wrong with what the agent does raises :class:`AgentFailure`, naming the
 agent, the target and the problem.
 
-A submitted agent plays from an agent process of its own (:mod:`benchmark.sandbox`):
+A submitted agent plays from an agent process of its own (:mod:`benchmark.evaluate.sandbox`):
 this process keeps the environment and sends it observations. Only the
 project's trusted sources (reference policies, privileged scripted baselines)
 are built here, beside the environment, and only they can be privileged.
@@ -27,8 +27,9 @@ import numpy as np
 from gymnasium import spaces
 
 import envs
-from benchmark.agents import AgentSource
-from benchmark.episodes import Episodes
+from benchmark.evaluate.agents import AgentSource
+from benchmark.evaluate.episodes import Episodes
+from benchmark.evaluate.sandbox import AgentProblem, AgentProcess, Limits, build_remote
 from benchmark.protocol import (
     AgentContext,
     BatchedAgent,
@@ -37,8 +38,7 @@ from benchmark.protocol import (
     is_privileged,
     reset_agent,
 )
-from benchmark.sandbox import AgentProblem, AgentProcess, Limits, build_remote
-from benchmark.storage import seeds_digest
+from benchmark.store.storage import seeds_digest
 from envs.family import Family
 
 #: The default number of levels stepped in one batch.
@@ -196,9 +196,14 @@ def preflight(source: AgentSource, targets: Sequence[Target], limits: Limits) ->
     A torch policy plays only its family, and its observation layout must match.
     An untrusted Python factory is imported and called in an agent process for
     the first split of each family (it must build at least one agent somewhere).
-    Raises :class:`~benchmark.agents.AgentLoadError` saying what is wrong.
+    Raises :class:`~benchmark.evaluate.agents.AgentLoadError` saying what is wrong.
     """
-    from benchmark.agents import AgentLoadError, layout_problem, policy_files, policy_metadata
+    from benchmark.evaluate.agents import (
+        AgentLoadError,
+        layout_problem,
+        policy_files,
+        policy_metadata,
+    )
 
     if source.family is not None:
         chosen = [t for t in targets if t.family == source.family]

@@ -2,7 +2,7 @@
 
 Submitted code is untrusted (DESIGN, "Agents and trust"). The evaluating process
 keeps the environment and never imports the agent's code; it starts an *agent
-process* (:mod:`benchmark.agent_process`) that holds no environment and no
+process* (:mod:`benchmark.evaluate.agent_process`) that holds no environment and no
 database handle, sends it the spaces, family, split, batch size and seed, then
 observation batches, and reads back action batches through a pair of pipes.
 
@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.agents import REPO_ROOT, AgentSource
+from benchmark.evaluate.agents import REPO_ROOT, AgentSource
 from benchmark.protocol import AgentContext, UnsupportedFamily
 
 #: Largest reply accepted from an agent process (a batch of actions is far smaller).
@@ -224,7 +224,7 @@ class AgentProcess:
         from_agent_r, from_agent_w = os.pipe()
         self._shared = _SharedArrays()
         shared = self._shared.read_only_fd()
-        command = [sys.executable, "-m", "benchmark.agent_process", str(to_agent_r),
+        command = [sys.executable, "-m", "benchmark.evaluate.agent_process", str(to_agent_r),
                    str(from_agent_w), str(shared)]  # fmt: skip
         if self.sandboxed:
             command = [*_bwrap_prefix(self.source.binds), *command]

@@ -19,7 +19,7 @@ the outcome threshold.
 Stages: :func:`plan_instances` (what to train or re-use) -> training
 (:func:`baselines.ppo.train`) -> submission and evaluation (the CLI's
 ``agent_jobs``/``evaluate_agents``) -> :func:`curve_points` (scores from the
-database) -> :func:`alpha_star` and :func:`benchmark.plots.mitigation_figure`.
+database) -> :func:`alpha_star` and :func:`benchmark.report.plots.mitigation_figure`.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import envs
-from benchmark.scoring import ROBUST, THRESHOLD
-from benchmark.stats import Estimate
+from benchmark.score.scoring import ROBUST, THRESHOLD
+from benchmark.score.stats import Estimate
 
 #: Methods and the level sampler each trains with.
 METHODS = {"dr": "uniform", "plr": "plr"}
@@ -118,7 +118,7 @@ def stored_matches(instance: Instance) -> bool:
     """Whether the instance's policy file exists and records exactly its arguments
     (fields it predates count as their defaults)."""
     from baselines.ppo import PPOArgs
-    from benchmark.agents import AgentLoadError, policy_metadata
+    from benchmark.evaluate.agents import AgentLoadError, policy_metadata
 
     path = instance.checkpoint
     if not path.is_file():
@@ -194,7 +194,7 @@ def alpha_star(points: Sequence[MitigationPoint], method: str) -> float | None:
 def curve_points(engine, family: str, methods: Sequence[str], shares: Sequence[float]):
     """The stored submissions' scores on the canonical shift: one point per (method,
     share) that has a scored run there, and the names of those that do not."""
-    from benchmark.results import Scorer
+    from benchmark.score.results import Scorer
 
     fam = envs.get_family(family)
     points: list[MitigationPoint] = []

@@ -6,8 +6,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from benchmark.leaderboard import WIDE_LAYOUT, fmt
-from benchmark.validity import REGISTERED, Card, Check
+from benchmark.report.leaderboard import WIDE_LAYOUT, fmt
+from benchmark.score.validity import REGISTERED, Card, Check
 
 
 def _verdict(passed: bool) -> Text:

@@ -36,7 +36,7 @@ a run is stored), so an evaluation that fails, or a process that is killed,
 leaves no submission behind; a claim whose owner is gone is taken over.
 
 Rows are validated when read (:func:`load_episodes` raises :class:`CorruptRunError`
-naming the run). The schema is versioned by Alembic (``benchmark/migrations``):
+naming the run). The schema is versioned by Alembic (``benchmark/store/migrations``):
 commands that write upgrade an older database in place; commands that only read
 never change a database and refuse an older schema (:class:`SchemaOutOfDateError`).
 
@@ -87,7 +87,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from benchmark.episodes import Episodes
+from benchmark.evaluate.episodes import Episodes
 
 #: Environment variable holding the database URL; overrides the default file.
 DB_ENV_VAR = "MESABENCH_DB"
@@ -369,7 +369,7 @@ def default_url() -> str:
     url = os.environ.get(DB_ENV_VAR)
     if url:
         return url
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     if not (root / "pyproject.toml").is_file():
         root = Path.cwd()
     return f"sqlite:///{root / DB_FILENAME}"

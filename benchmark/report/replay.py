@@ -8,7 +8,7 @@ agent acts for every live agent at once (observations stacked in the order of
 ``env.agents``) and a privileged agent sees the level through
 :class:`~benchmark.protocol.ParallelBatch`. As in evaluation, only a trusted
 source is built beside the environment; any other agent acts from an agent
-process (:mod:`benchmark.sandbox`). Pillow writes the GIF (it comes with
+process (:mod:`benchmark.evaluate.sandbox`). Pillow writes the GIF (it comes with
 matplotlib): no further dependency.
 """
 
@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from benchmark.agents import AgentSource
+from benchmark.evaluate.agents import AgentSource
+from benchmark.evaluate.runner import Target, stack_observations
+from benchmark.evaluate.sandbox import AgentProcess, Limits, build_remote
 from benchmark.protocol import AgentContext, ParallelBatch, reset_agent
-from benchmark.runner import Target, stack_observations
-from benchmark.sandbox import AgentProcess, Limits, build_remote
 from envs.family import Family
 
 #: Frames per second of a replay.

@@ -1,6 +1,6 @@
 """Where evaluations run: inline, a process pool on this machine, or a Ray cluster.
 
-Every evaluation goes through one path (:func:`benchmark.submission.evaluate_jobs`):
+Every evaluation goes through one path (:func:`benchmark.evaluate.submission.evaluate_jobs`):
 jobs (an agent on a target) are cut into :class:`Shard` s, an :class:`Executor`
 runs :func:`run_shard` on each wherever it runs things, and the shards' episodes
 are put back together, in order, into the job's result. Nothing is stored where a
@@ -17,7 +17,7 @@ run of the whole job, bit for bit. The process pool runs a job as one shard
 (one agent process per split, as before); Ray runs one batch per shard, so a
 split spreads over a cluster when its seeds span several batches.
 
-Submitted agents run in agent processes (:mod:`benchmark.sandbox`) wherever the
+Submitted agents run in agent processes (:mod:`benchmark.evaluate.sandbox`) wherever the
 shard runs, so a Ray worker sandboxes them with bubblewrap exactly as a pool
 worker does, where the node has it.
 """
@@ -40,10 +40,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import envs
-from benchmark.agents import absolute_reference, resolve
-from benchmark.episodes import Episodes
-from benchmark.runner import PARALLEL_BATCH_SIZE, Target, evaluate
-from benchmark.sandbox import Limits, die_with_parent
+from benchmark.evaluate.agents import absolute_reference, resolve
+from benchmark.evaluate.episodes import Episodes
+from benchmark.evaluate.runner import PARALLEL_BATCH_SIZE, Target, evaluate
+from benchmark.evaluate.sandbox import Limits, die_with_parent
 
 #: What one evaluation returns: episodes, privileged, seconds evaluating, agent checksum.
 Result = tuple[Episodes, bool, float, str]

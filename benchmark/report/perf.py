@@ -26,7 +26,7 @@ import numpy as np
 from rich.table import Table
 
 import envs
-from benchmark.runner import split_target
+from benchmark.evaluate.runner import split_target
 
 FAMILY = "keys_chests"
 MINIGRID_ID = "MiniGrid-DoorKey-8x8-v0"
@@ -105,10 +105,10 @@ def evaluation_throughput(num_envs: int = 4096, repeats: int = 3) -> dict[str, f
     """
     import torch
 
-    from benchmark.agents import resolve
+    from benchmark.evaluate.agents import resolve
+    from benchmark.evaluate.runner import AgentFailure, _play
+    from benchmark.evaluate.sandbox import AgentProcess, Limits, build_remote
     from benchmark.protocol import AgentContext
-    from benchmark.runner import AgentFailure, _play
-    from benchmark.sandbox import AgentProcess, Limits, build_remote
     from benchmark.torch_policy import TorchPolicyAgent, flat_dim, save_policy
 
     family = envs.get_family(FAMILY)
@@ -186,7 +186,7 @@ EXECUTOR_BATCH = 64
 def stored_episodes(url: str) -> dict[tuple, list[bytes]]:
     """Every stored run of a database, keyed by (agent, version, checksum, fingerprint,
     seeds), as the raw bytes of its episodes' columns: equal only when bit-identical."""
-    from benchmark import storage
+    from benchmark.store import storage
 
     engine = storage.make_engine(url, create=False)
     found = {}
@@ -202,11 +202,11 @@ def stored_episodes(url: str) -> dict[tuple, list[bytes]]:
 def executor_comparison(workers: int = 2) -> dict[str, Any]:
     """Wall time of the same work on a process pool and on a local Ray cluster, and
     whether both stored the same episodes, bit for bit (needs ``mesabench[ray]``)."""
-    from benchmark import storage
-    from benchmark.agents import resolve
-    from benchmark.executors import PoolExecutor, RayExecutor
-    from benchmark.runner import select_targets
-    from benchmark.submission import STORED, Job, reference_jobs, run_jobs
+    from benchmark.evaluate.agents import resolve
+    from benchmark.evaluate.executors import PoolExecutor, RayExecutor
+    from benchmark.evaluate.runner import select_targets
+    from benchmark.evaluate.submission import STORED, Job, reference_jobs, run_jobs
+    from benchmark.store import storage
 
     targets = select_targets(list(EXECUTOR_FAMILIES))
     source = resolve("baselines/random_agent.py:factory")
@@ -245,7 +245,7 @@ def measure_all(
     """Every figure, by stable name."""
     import torch
 
-    from benchmark.storage import benchmark_store_rows
+    from benchmark.store.storage import benchmark_store_rows
 
     torch.set_num_threads(1)
     steps: list[tuple[str, Callable[[], Any]]] = [

@@ -24,11 +24,11 @@ from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 import envs
-from benchmark import storage
-from benchmark.agents import AgentLoadError, resolve
-from benchmark.runner import DEFAULT_BATCH_SIZE, preflight, select_targets
-from benchmark.sandbox import Limits, isolation_note
-from benchmark.storage import SubmissionConflictError
+from benchmark.evaluate.agents import AgentLoadError, resolve
+from benchmark.evaluate.runner import DEFAULT_BATCH_SIZE, preflight, select_targets
+from benchmark.evaluate.sandbox import Limits, isolation_note
+from benchmark.store import storage
+from benchmark.store.storage import SubmissionConflictError
 from envs.family import UnknownNameError
 
 app = typer.Typer(
@@ -43,7 +43,7 @@ _WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
 console = Console(width=_WIDTH, emoji=False)
 errors = Console(stderr=True, width=_WIDTH, emoji=False)
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 DbOption = Annotated[
     str | None,
@@ -181,7 +181,7 @@ def engine_for(db: str | None, *, create: bool = True):
 def executor_for(kind: str, address: str | None, workers: int):
     """The executor the options name, ready (a Ray cluster reached) before any evaluation;
     bad options or an unreachable cluster exit 2. Use it as a context manager."""
-    from benchmark.executors import ExecutorUnavailable, make_executor
+    from benchmark.evaluate.executors import ExecutorUnavailable, make_executor
 
     try:
         return make_executor(kind, workers=workers, address=address)
@@ -288,7 +288,7 @@ def agent_jobs(
 
     Everything wrong with the agent's reference is found here, before evaluation (exit 2).
     """
-    from benchmark.submission import Job
+    from benchmark.evaluate.submission import Job
 
     valid_name("name", name)
     if version is not None:
@@ -324,7 +324,14 @@ def evaluate_agents(
 ) -> bool:
     """Evaluate agents' jobs (and missing references) into the database, all on one
     executor, and say what became of each agent. True if no run failed."""
-    from benchmark.submission import FAILED, REUSED, SKIPPED, STORED, reference_jobs, run_jobs
+    from benchmark.evaluate.submission import (
+        FAILED,
+        REUSED,
+        SKIPPED,
+        STORED,
+        reference_jobs,
+        run_jobs,
+    )
 
     note_isolation(untrusted=not all(job.source.trusted for job in jobs))
     targets = list({job.target.fingerprint: job.target for job in jobs}.values())
@@ -411,8 +418,8 @@ def submit(
 def _print_leaderboard(
     engine, family, split, highlight: str | None = None, families: list[str] | None = None
 ) -> None:
-    from benchmark.leaderboard import leaderboard_table
-    from benchmark.results import Scorer
+    from benchmark.report.leaderboard import leaderboard_table
+    from benchmark.score.results import Scorer
 
     # Every split is scored even for one split's table: a shift's outcome depends on train.
     results = Scorer(engine).agent_results(family=family)
@@ -453,8 +460,8 @@ def leaderboard(
     Complete submissions rank first; the pooled alignment-probing shifts break
     ties; capability-probing shifts are shown beside. ``--split`` ranks one split.
     """
-    from benchmark.leaderboard import leaderboard_json
-    from benchmark.results import Scorer
+    from benchmark.report.leaderboard import leaderboard_json
+    from benchmark.score.results import Scorer
 
     engine = engine_for(db, create=False)
     try:
@@ -478,8 +485,8 @@ def show(
     db: DbOption = None,
 ) -> None:
     """One agent in detail: every split, every objective, terminations."""
-    from benchmark.leaderboard import detail_table, leaderboard_json
-    from benchmark.results import Scorer
+    from benchmark.report.leaderboard import detail_table, leaderboard_json
+    from benchmark.score.results import Scorer
 
     engine = engine_for(db, create=False)
     results = Scorer(engine).agent_results(name=name, version=version, include_references=True)
@@ -528,9 +535,9 @@ def check(
     """Re-evaluate a stored agent with the current code and gate on it. Exit 0: no
     significant fall; 1: a regression; 2: bad usage; 3: could not evaluate (a run
     failed, or nothing was left to compare)."""
-    from benchmark.check import check as run_check
-    from benchmark.check import report_json, report_junit
-    from benchmark.results import NotStoredError
+    from benchmark.report.check import check as run_check
+    from benchmark.report.check import report_json, report_junit
+    from benchmark.score.results import NotStoredError
 
     limits = limits_of(act_timeout, startup_timeout, cpu_limit, memory_limit, max_processes)
     if junit_xml is not None and not junit_xml.parent.is_dir():
@@ -676,7 +683,7 @@ def perf(
     ] = False,
 ) -> None:
     """Measure and print the speed figures quoted in the README (one core)."""
-    from benchmark.perf import measure_all, perf_table
+    from benchmark.report.perf import measure_all, perf_table
 
     if with_ray and importlib.util.find_spec("ray") is None:
         raise usage_error("perf --ray needs Ray: pip install 'mesabench[ray]'")
@@ -779,7 +786,9 @@ def train(
 # disambiguation curve (mitigation) and those of the database itself (db upgrade,
 # db copy) live in their own modules and register
 # themselves on ``app``.
-from benchmark import cli_db, cli_mitigation, cli_views  # noqa: E402, F401
+from benchmark.cli import db as _db  # noqa: E402, F401
+from benchmark.cli import mitigation as _mitigation  # noqa: E402, F401
+from benchmark.cli import views as _views  # noqa: E402, F401
 
 
 def _terminated(signum: int, _frame: object) -> None:

@@ -19,8 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 import envs
-from benchmark.results import AgentResult, SplitResult
-from benchmark.scoring import (
+from benchmark.score.results import AgentResult, SplitResult
+from benchmark.score.scoring import (
     ALIGNED,
     BORDERLINE,
     INCAPABLE,
@@ -31,7 +31,7 @@ from benchmark.scoring import (
     Outcome,
     Score,
 )
-from benchmark.stats import Estimate
+from benchmark.score.stats import Estimate
 
 OUTCOME_STYLE = {
     ROBUST: "bold green",
@@ -111,7 +111,7 @@ def _shift_names(family_name: str, probes: str) -> str:
 def leaderboard_table(
     results: Sequence[AgentResult], split: str | None = None, width: int | None = None
 ) -> Group:
-    """One table per family, ranked as :func:`benchmark.results.rank_key` says; with
+    """One table per family, ranked as :func:`benchmark.score.results.rank_key` says; with
     ``split``, one split's scores ranked by alignment there. ``width`` is the terminal's
     (compact layout below :data:`WIDE_LAYOUT`)."""
     wide = width is None or width >= WIDE_LAYOUT

@@ -21,8 +21,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from PIL import Image
 
-from benchmark.scoring import BORDERLINE, INCAPABLE, MISGENERALISED, ROBUST, THRESHOLD
-from benchmark.stats import Estimate
+from benchmark.score.scoring import BORDERLINE, INCAPABLE, MISGENERALISED, ROBUST, THRESHOLD
+from benchmark.score.stats import Estimate
 
 #: Resolution of saved figures (dots per inch).
 DPI = 100

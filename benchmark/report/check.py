@@ -30,16 +30,16 @@ import numpy as np
 from sqlalchemy import Engine
 
 import envs
-from benchmark import storage
-from benchmark.agents import AgentLoadError, resolve_stored
-from benchmark.executors import Executor
-from benchmark.results import NotStoredError, Scorer, stored_agent
-from benchmark.runner import DEFAULT_BATCH_SIZE
-from benchmark.sandbox import Limits
-from benchmark.scoring import ScoringError, normalised_matrices
-from benchmark.stats import Estimate, iqm, paired_difference
-from benchmark.submission import Job, evaluate_jobs
-from benchmark.sweep import parse_shift, target_for
+from benchmark.evaluate.agents import AgentLoadError, resolve_stored
+from benchmark.evaluate.executors import Executor
+from benchmark.evaluate.runner import DEFAULT_BATCH_SIZE
+from benchmark.evaluate.sandbox import Limits
+from benchmark.evaluate.submission import Job, evaluate_jobs
+from benchmark.score.results import NotStoredError, Scorer, stored_agent
+from benchmark.score.scoring import ScoringError, normalised_matrices
+from benchmark.score.stats import Estimate, iqm, paired_difference
+from benchmark.score.sweep import parse_shift, target_for
+from benchmark.store import storage
 from envs.family import UnknownNameError
 
 #: Default largest fall of a normalised score that is not called a regression.

@@ -8,7 +8,7 @@ reference policies measured on the same seeds::
 applied to every episode's return, so that 0 is chance and 1 is the oracle of
 that objective. Aggregates are inter-quartile means of the per-episode
 normalised scores (across episodes and instances; across splits the splits are
-strata) with 95% stratified bootstrap intervals (:mod:`benchmark.stats`).
+strata) with 95% stratified bootstrap intervals (:mod:`benchmark.score.stats`).
 
 * **alignment** = the intended objective's normalised score;
 * **capability** = the largest normalised score over all objectives (the
@@ -42,8 +42,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.episodes import Episodes
-from benchmark.stats import (
+from benchmark.evaluate.episodes import Episodes
+from benchmark.score.stats import (
     DEFAULT_CONFIDENCE,
     DEFAULT_REPS,
     Estimate,

@@ -15,7 +15,7 @@ instance), or raises :class:`~benchmark.protocol.UnsupportedFamily`.
 Resolving a reference never runs the submitted code: it locates the files and
 computes the checksum of everything the submission loads (the directory of a
 ``file.py`` factory, the top-level package of a module, the policy files). The
-code runs only in an agent process (:mod:`benchmark.sandbox`), except for the
+code runs only in an agent process (:mod:`benchmark.evaluate.sandbox`), except for the
 project's own reference policies and privileged scripted baselines
 (:data:`PRIVILEGED_BASELINES`), which run beside the environment and may read
 its hidden state.
@@ -322,7 +322,7 @@ def training_of(policies: Sequence[Path]) -> str | None:
 
 #: The repository root: relative agent paths that do not exist from the working
 #: directory are looked up here, so stored baselines load from anywhere.
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _locate(path: Path) -> Path:

@@ -1,6 +1,7 @@
-"""The agent process: where a submitted agent's code runs (started by :mod:`benchmark.sandbox`).
+"""The agent process: where a submitted agent's code runs (started by
+:mod:`benchmark.evaluate.sandbox`).
 
-Run as ``python -m benchmark.agent_process READ_FD WRITE_FD SHARED_FD``. It
+Run as ``python -m benchmark.evaluate.agent_process READ_FD WRITE_FD SHARED_FD``. It
 answers requests from the evaluating process, one at a time:
 
 * ``("build", spec)``: import the agent and call its factory with the context
@@ -120,7 +121,7 @@ class SharedArrays:
 
 
 def serve(read_fd: int, write_fd: int, shared_fd: int) -> None:
-    from benchmark.agents import AgentLoadError
+    from benchmark.evaluate.agents import AgentLoadError
 
     agents = Agents()
     shared = SharedArrays(shared_fd)

@@ -35,13 +35,13 @@ from typing import Any
 from sqlalchemy import Engine
 
 import envs
-from benchmark import storage
-from benchmark.results import NotStoredError, Scorer
-from benchmark.runner import Target, split_target
-from benchmark.scoring import MISGENERALISED, THRESHOLD, Outcome, Score, ScoringError
-from benchmark.scoring import score as score_strata
-from benchmark.stats import Estimate
-from benchmark.submission import RunOutcome, reference_jobs, run_jobs
+from benchmark.evaluate.runner import Target, split_target
+from benchmark.evaluate.submission import RunOutcome, reference_jobs, run_jobs
+from benchmark.score.results import NotStoredError, Scorer
+from benchmark.score.scoring import MISGENERALISED, THRESHOLD, Outcome, Score, ScoringError
+from benchmark.score.scoring import score as score_strata
+from benchmark.score.stats import Estimate
+from benchmark.store import storage
 from envs.family import ORACLE, PURSUER, Family, NuisanceKnob
 
 ORACLE_ALIGNMENT = 0.9

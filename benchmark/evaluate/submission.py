@@ -1,7 +1,7 @@
 """Submitting an agent: evaluate it (and any missing references) and store every run.
 
 Runs are independent (one per target), so they go to an executor
-(:mod:`benchmark.executors`): a process pool on this machine, one target per
+(:mod:`benchmark.evaluate.executors`): a process pool on this machine, one target per
 task and one torch thread per process, or a Ray cluster, one seed shard per
 task. Each finished run is stored in its own transaction by this (parent)
 process, whichever executor evaluated it; a run that fails stores nothing.
@@ -13,7 +13,7 @@ interrupted evaluation (Ctrl-C, SIGTERM) kills its workers before it returns:
 no process outlives the command.
 
 Each run is claimed in the database before it is evaluated
-(:func:`benchmark.storage.claim_run`): when several commands (on one machine or
+(:func:`benchmark.store.storage.claim_run`): when several commands (on one machine or
 many sharing a PostgreSQL server) need the same run at once, a reference run
 above all, one evaluates it and the others wait for it and re-use it. Claims are
 renewed while this process evaluates and released when it stops.
@@ -39,9 +39,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Engine
 
 import envs
-from benchmark import storage
-from benchmark.agents import AgentSource, canonical_reference, reference_source
-from benchmark.executors import (
+from benchmark.evaluate.agents import AgentSource, canonical_reference, reference_source
+from benchmark.evaluate.executors import (
     Executor,
     Result,
     WorkerLost,
@@ -49,9 +48,10 @@ from benchmark.executors import (
     local_executor,
     plan_shards,
 )
+from benchmark.evaluate.runner import DEFAULT_BATCH_SIZE, AgentFailure, Target
+from benchmark.evaluate.sandbox import Limits
 from benchmark.protocol import UnsupportedFamily
-from benchmark.runner import DEFAULT_BATCH_SIZE, AgentFailure, Target
-from benchmark.sandbox import Limits
+from benchmark.store import storage
 
 STORED, REUSED, FAILED, SKIPPED = "stored", "reused", "failed", "skipped"
 
@@ -81,7 +81,7 @@ class Job:
 
 def code_version() -> str:
     """``git describe`` of the checkout this code runs from, or the package version."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     try:
         described = subprocess.run(
             ["git", "describe", "--always", "--dirty"],
@@ -176,7 +176,7 @@ def evaluate_jobs(
     each job as it ends.
 
     Each item is ``(job, get)``: ``get()`` returns the job's result or raises what
-    the evaluation raised. A job cut into several shards (:mod:`benchmark.executors`)
+    the evaluation raised. A job cut into several shards (:mod:`benchmark.evaluate.executors`)
     ends when its last shard does, its episodes put back together in order; its
     first failed shard fails it. Closing the generator early cancels what has not
     started; an exception (Ctrl-C) stops the workers.

@@ -1,5 +1,5 @@
 """``mesabench db``: bring a database's schema up to date, copy one database into another
-(registered on ``benchmark.cli.app``)."""
+(registered on :data:`benchmark.cli.app.app`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import OperationalError
 
-from benchmark import storage
-from benchmark.cli import DbOption, app, console, engine_for, usage_error, writable
+from benchmark.cli.app import DbOption, app, console, engine_for, usage_error, writable
+from benchmark.store import storage
 
 db_app = typer.Typer(
     help="The database itself: upgrade its schema, copy it to another database.",

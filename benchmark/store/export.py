@@ -26,9 +26,9 @@ import numpy as np
 from sqlalchemy import Engine
 
 import envs
-from benchmark import storage
-from benchmark.results import Scorer
-from benchmark.scoring import Outcome, ScoringError
+from benchmark.score.results import Scorer
+from benchmark.score.scoring import Outcome, ScoringError
+from benchmark.store import storage
 
 FORMATS = ("json", "csv")
 #: Version of the export layout; bumped when a key changes meaning (2: outcomes decided

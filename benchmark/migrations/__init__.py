@@ -1,1 +1,0 @@
-"""Alembic migrations of MesaBench's schema (run by :func:`benchmark.storage.upgrade`)."""
