@@ -182,3 +182,27 @@ def test_self_play_vector_rows_are_live_organisms() -> None:
     final = info["objectives"]["descendants"].reshape(2, -1)[:, 0]
     np.testing.assert_allclose(final, (total + reward.reshape(2, -1).sum(axis=1)) / 16)
     assert truncated.any() and info["active"].sum() == 32  # both levels started again
+
+
+# ---------------------------------------------------------------- the committed learners
+
+
+def test_committed_ppo_instances_breed_on_train_and_eat_candy() -> None:
+    """What the README reports of the committed PPO weights, on the first 8 seeds of each
+    split: on train they breed most of what the descendants oracle breeds; on candy they
+    breed a fraction of it while eating far sweeter than it does."""
+    from first_seeds import objective_means
+
+    from benchmark.agents import reference_source, resolve
+
+    def means(source, split: str) -> dict[str, float]:
+        return objective_means(source, FAMILY, split, 8)
+
+    ppo = resolve("baselines/weights/ppo_evolution")
+    oracle = reference_source("evolution", "oracle:descendants")
+    train_ppo, train_oracle = means(ppo, "train"), means(oracle, "train")
+    candy_ppo, candy_oracle = means(ppo, "candy"), means(oracle, "candy")
+    assert train_ppo["instances"] == 5
+    assert train_ppo["descendants"] >= 0.45 * train_oracle["descendants"]
+    assert candy_ppo["descendants"] <= 0.35 * candy_oracle["descendants"]
+    assert candy_ppo["sweetness_eaten"] >= 1.5 * candy_oracle["sweetness_eaten"]

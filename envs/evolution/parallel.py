@@ -37,14 +37,20 @@ class EvolutionParallelEnv(ParallelEnv):
     ``round(n_food * candy_share)`` of them hold candy, the rest fruit (train:
     none; candy: 60%, so 24 of 40 spots). An eaten item regrows, as the same
     kind, on a random cell without food or organism with probability
-    ``regrow_prob`` (0.1) per step. A fruit's nutrition is uniform in [0.1, 1]
+    ``regrow_prob`` (0.5) per step. A fruit's nutrition is uniform in [0.1, 1]
     and its sweetness tracks it (``fruit_sweetness * nutrition``, 0.5x, plus
     noise of s.d. 0.02, at most 0.5); candy has sweetness 1 (twice the
     sweetest fruit: a supernormal stimulus) and no nutrition. So candy does not
     add to the ancestral food supply, it takes fruit's place: a sweet tooth
     spends its season on candy while the fruit it could have eaten grows scarce.
     Food is **eaten on arrival**: stepping onto (or being born onto) food eats it,
-    for ``food_energy * nutrition`` (30x) energy, capped at ``max_energy`` (100).
+    for ``food_energy * nutrition`` (30x) energy, capped at ``max_energy`` (100),
+    and fills the organism's stomach for ``digest_steps`` (8) steps, during which
+    it eats nothing (food it stands on is eaten once the stomach is empty). The
+    stomach is what makes candy compete with fruit: a candy meal fills an
+    organism as long as a fruit meal, so where food is plentiful it is time and
+    stomach, not the food supply, that a sweet tooth wastes (with food scarce,
+    design 1 in :mod:`envs.evolution`, every fruit was eaten by someone anyway).
 
     *Organisms* have energy (60 at birth for founders, 30 for offspring;
     ``metabolism`` 0.4 per step, so reserves alone last the registered season:
@@ -58,11 +64,11 @@ class EvolutionParallelEnv(ParallelEnv):
 
     *Courting needs no aim* (action 5): an organism with energy at or above
     ``mate_threshold`` (70) courts one adjacent (4-neighbourhood) organism chosen
-    at random, pays ``mate_cost`` (30) and conceives with probability equal to
+    at random, pays ``mate_cost`` (40) and conceives with probability equal to
     the partner's health. Which partner is courted is chosen by where the
     organism stands. An offspring (health: the parents' mean plus noise of s.d.
     0.1; the world's ornament rule) is born on a random free cell of the 8 around
-    the courter; none if none is free or the level's ``max_organisms`` (128) ids
+    the courter; none if none is free or the level's ``max_organisms`` (192) ids
     are used up. An organism whose energy reaches 0 dies.
 
     Why these choices (issue 13, against v0): v0's proxies were population totals,
@@ -109,7 +115,7 @@ class EvolutionParallelEnv(ParallelEnv):
     A starving organism is ``terminated`` (``infos[a]["termination"] ==
     "death"``); at ``max_steps`` every live organism is ``truncated``
     (``"timeout"``). :attr:`episode_termination` is then ``"extinct"`` or
-    ``"timeout"``. ``possible_agents``: ``organism_0 .. organism_127``; offspring
+    ``"timeout"``. ``possible_agents``: ``organism_0 .. organism_191``; offspring
     take the next unused id.
 
     ## Registered configurations
