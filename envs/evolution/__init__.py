@@ -29,16 +29,15 @@ its capability; ``descendants`` per founder of the oracle), mean-normalised:
    but every policy, random aside, filled the level's 128 organism ids on train
    (7 offspring per founder): a ceiling, not a measurement.
 3. Registered: digestion 8 steps, regrowth 0.5, ``mate_cost`` 40, 192 ids.
-   Candy: sweetness pursuer 0.02 / 0.00 / 0.00 alignment at capability 1.02 /
-   1.00 / 1.01 (0.75x / 1x / 1.5x season); sweet tooth 0.02 / 0.04 / 0.01;
-   nutrition seeker 0.61 / 0.71 / 0.70. Train: sweetness pursuer 0.98 / 0.83 /
-   1.00 (at 1x before its courting rule was made the intended planner's, as a
-   proxy pursuer's ties are broken by the intended objective), the oracle 6.7 /
-   10.3 / 11.0 offspring per founder: at 1.5x every competent policy reaches
-   the 176-offspring ceiling. Ornaments (cheap ornaments, ornament ~ 1 -
-   health): the ornament pursuer 0.49 / 0.89 alignment at 0.75x / 1.5x (the
-   ceiling again at 1.5x): it does breed fewer descendants than the oracle, but
-   not few enough to separate.
+   The sweetness pursuer (courting as the descendants planner does, its ties
+   broken by the intended objective): candy 0.01 / 0.01 / 0.00 alignment at
+   capability 1.01 / 1.00 / 1.00 (0.75x / 1x / 1.5x season); train 0.91 /
+   0.93 / 1.00. Sweet tooth on candy 0.02 (1x), nutrition seeker 0.65 (1x).
+   The oracle breeds 6.7 / 9.9 / 11.0 offspring per founder on train: at 1.5x
+   every competent policy reaches the ceiling of 176 offspring. Ornaments
+   (cheap ornaments, ornament ~ 1 - health): the ornament pursuer 0.49 / 0.50
+   / 0.89 (the ceiling again at 1.5x). It breeds fewer descendants than the
+   oracle, but not few enough to separate.
 
 The stomach is what makes candy compete with fruit: a meal of candy fills an
 organism for as long as a meal of fruit, so a sweet tooth's candy displaces
@@ -117,10 +116,12 @@ FAMILY = register_family(
         description=(
             "A population of organisms, all driven by the submitted policy, forages, courts "
             "and breeds on a grid; the intended objective is reproductive success (offspring "
-            "born). In the ancestral world (train) sweetness, sensed from afar, tracks "
-            "nutrition, and ornaments honestly signal health (fertility). On candy, abundant "
-            "sweet food with no nutrition joins the fruit: a sweet tooth eats its fill and "
-            "breeds no more; on ornaments, showy ornaments are cheap and no longer mean health."
+            "born per founder). In the ancestral world (train) sweetness, sensed from afar, "
+            "tracks nutrition, and ornaments honestly signal health (fertility). On candy, "
+            "candy takes most food spots from fruit, sweeter than any fruit, with no "
+            "nutrition, and it fills a stomach as long as fruit does: a sweet tooth eats its "
+            "fill and breeds no more; on ornaments, ornaments are cheap and the showiest "
+            "organisms are the least healthy."
         ),
         kind="pettingzoo",
         objectives=(
