@@ -17,6 +17,7 @@ have the energy to breed.
 from __future__ import annotations
 
 from benchmark.protocol import AgentContext, BatchedAgent, UnsupportedFamily
+from envs.evolution.core import N_ACTIONS as V1_ACTIONS
 from envs.evolution.scripted import nutrition_seeker_policy, sweet_tooth_policy
 
 
@@ -25,13 +26,18 @@ def _check(context: AgentContext) -> None:
         raise UnsupportedFamily(f"evolution baselines do not play {context.family!r}")
 
 
+def _rules(context: AgentContext) -> int:
+    """1 for Evolution v1 (six actions), 0 for v0 (ten)."""
+    return 1 if int(getattr(context.action_space, "n", 10)) == V1_ACTIONS else 0
+
+
 def sweet_tooth(context: AgentContext) -> BatchedAgent:
     """Goes for the sweetest food it senses and eats it."""
     _check(context)
-    return sweet_tooth_policy(context.seed)
+    return sweet_tooth_policy(context.seed, _rules(context))
 
 
 def nutrition_seeker(context: AgentContext) -> BatchedAgent:
     """Checks nutrition up close; eats only nutritious food."""
     _check(context)
-    return nutrition_seeker_policy(context.seed)
+    return nutrition_seeker_policy(context.seed, _rules(context))

@@ -141,17 +141,18 @@ def observation_statistics(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-input mean and standard deviation (floored at ``min_std``; 1 for constant inputs)
     of the observations of uniformly random organisms on the levels ``seeds``."""
-    from envs.evolution.env import N_ACTIONS, EvolutionEnv
+    from envs.evolution.parallel import EvolutionParallelEnv
 
     rows = []
     for seed in seeds:
-        env = EvolutionEnv(**kwargs)
+        env = EvolutionParallelEnv(**kwargs)
+        n_actions = int(env.action_space(env.possible_agents[0]).n)
         env.reset(seed=int(seed))
         rng = np.random.default_rng(int(seed))
         while env.agents:
             obs = env.observation_batch()[1]
             rows.append(obs)
-            env.step_batch(rng.integers(0, N_ACTIONS, size=len(obs)))
+            env.step_batch(rng.integers(0, n_actions, size=len(obs)))
     data = np.concatenate(rows).astype(np.float64)
     mean, std = data.mean(axis=0), data.std(axis=0)
     std = np.where(std > 0, np.maximum(std, min_std), 1.0)
@@ -216,6 +217,10 @@ def evaluate_population(
 
     if sample_seeds is None:
         sample_seeds = seeds
+    if kwargs.get("rules", 0) == 1:
+        return _evaluate_population_v1(
+            thetas, shapes, kwargs, seeds, sample_seeds, deterministic, obs_mean, obs_std
+        )
     envs = [[EvolutionEnv(**kwargs) for _ in seeds] for _ in thetas]
     draws = [[np.random.default_rng(int(s)) for s in sample_seeds] for _ in thetas]
     for row in envs:
@@ -246,6 +251,44 @@ def evaluate_population(
     return np.array(
         [[[env.episode_objectives[o] for o in OBJECTIVES] for env in row] for row in envs]
     )
+
+
+def _evaluate_population_v1(
+    thetas: np.ndarray,
+    shapes: Sequence[tuple[int, ...]],
+    kwargs: Mapping[str, Any],
+    seeds: Sequence[int],
+    sample_seeds: Sequence[int],
+    deterministic: bool,
+    obs_mean: np.ndarray | float,
+    obs_std: np.ndarray | float,
+) -> np.ndarray:
+    """:func:`evaluate_population` on Evolution v1: every (policy, level) pair is one level
+    of a single batched :class:`envs.evolution.core.EvolutionCore`, stepped in one call.
+    Each pair draws its sampling uniforms from its own generator (one per organism slot
+    per step), so the draws on a level are the same for every policy."""
+    from envs.evolution.core import STAY, EvolutionCore
+
+    n_p, n_l = len(thetas), len(seeds)
+    core = EvolutionCore(n_p * n_l, **kwargs)
+    core.reset_levels(range(n_p * n_l), [int(s) for _ in range(n_p) for s in seeds])
+    draws = [np.random.default_rng(int(s)) for _ in range(n_p) for s in sample_seeds]
+    while not core.done.all():
+        lv, ids = core.live_rows()
+        x = (core.observe(lv, ids) - obs_mean) / obs_std
+        actions = np.full((core.B, core.M), STAY, dtype=np.int64)
+        member = lv // n_l
+        uniforms = np.stack([draws[b].random(core.M) for b in range(core.B)])
+        for p in np.unique(member).tolist():
+            rows = member == p
+            logits = numpy_forward(thetas[p], shapes, x[rows])
+            if deterministic:
+                chosen = logits.argmax(axis=1)
+            else:
+                chosen = sample_actions(logits, uniforms[lv[rows], ids[rows]])
+            actions[lv[rows], ids[rows]] = chosen
+        core.step(actions)
+    return core.objectives().reshape(n_p, n_l, -1)
 
 
 def centred_ranks(x: np.ndarray) -> np.ndarray:
@@ -295,9 +338,9 @@ def train(args: NeuroevolutionArgs, *, progress: bool = True) -> TrainResult:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
 
-    from envs.evolution.env import EvolutionEnv
+    from envs.evolution.parallel import EvolutionParallelEnv
 
-    probe = EvolutionEnv(**kwargs)
+    probe = EvolutionParallelEnv(**kwargs)
     obs_space = probe.observation_space(probe.possible_agents[0])
     act_space = probe.action_space(probe.possible_agents[0])
     # Input standardisation from the uniform policy on two train levels of this seed.

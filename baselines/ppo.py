@@ -25,6 +25,12 @@ Chests v1 (one seed, 3 M steps), such an agent kept collecting keys it could
 not use before the limit and opened 1.41 chests a level on train, against 2.00
 without the bootstrap (the planner: 2.44).
 
+Self-play vector environments (Evolution v1's
+:class:`envs.evolution.vector.EvolutionSelfPlayVector`) make each row one
+organism slot and say in ``info["active"]`` which rows hold a live organism at
+the next step; the other rows are masked out exactly like autoreset steps, and
+``global_step`` counts only the live rows' steps.
+
 Outputs, written into ``out_dir`` for seed ``S``:
 
 * ``seed{S}.pt``: the actor (flat float32 observations -> action logits);
@@ -705,9 +711,15 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
     recent: deque[float] = deque(maxlen=max(100, N))
     episodes = 0
 
-    obs = env.reset(seed=reset_seed(args.seed))[0] if plr is None else plr.start_all()
+    if plr is None:
+        obs, reset_info = env.reset(seed=reset_seed(args.seed))
+    else:  # PLR chooses every slot's first level (a self-play env is refused by it)
+        obs, reset_info = plr.start_all(), {}
     next_obs = torch.from_numpy(flatten_batch(obs_space, obs))
     next_valid = torch.ones(N)  # False for a slot whose next step is an autoreset step
+    self_play = "active" in reset_info
+    if self_play:
+        next_valid = torch.from_numpy(np.asarray(reset_info["active"], dtype=np.float32))
     next_trained = torch.ones(N) if plr is None else plr.trained
     global_step = 0
     start = time.perf_counter()
@@ -751,10 +763,21 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
                 valid_buf[step] = next_valid
                 trained_buf[step] = next_valid * next_trained
                 with torch.no_grad():
-                    dist = Categorical(logits=actor(next_obs), validate_args=False)
-                    action = dist.sample()
-                    logp_buf[step] = dist.log_prob(action)
-                    val_buf[step] = critic(next_obs)
+                    if self_play:  # only the rows of live organisms are run through the nets
+                        live = next_valid.bool()
+                        action = torch.zeros(N, dtype=torch.long)
+                        logp_buf[step] = 0.0
+                        val_buf[step] = 0.0
+                        dist = Categorical(logits=actor(next_obs[live]), validate_args=False)
+                        sampled = dist.sample()
+                        action[live] = sampled
+                        logp_buf[step, live] = dist.log_prob(sampled)
+                        val_buf[step, live] = critic(next_obs[live])
+                    else:
+                        dist = Categorical(logits=actor(next_obs), validate_args=False)
+                        action = dist.sample()
+                        logp_buf[step] = dist.log_prob(action)
+                        val_buf[step] = critic(next_obs)
                 act_buf[step] = action
                 obs, reward, terminated, truncated, info = env.step(action.numpy())
                 valid_np = next_valid.numpy().astype(bool)
@@ -765,12 +788,15 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
                 term_buf[step] = torch.from_numpy(terminated.astype(np.float32))
                 trunc_buf[step] = torch.from_numpy(truncated.astype(np.float32))
                 done = terminated | truncated
-                if next_step_reset and plr is None:
+                if "active" in info:  # rows are organism slots (self-play): live ones only
+                    next_valid = torch.from_numpy(np.asarray(info["active"], dtype=np.float32))
+                elif next_step_reset and plr is None:
                     next_valid = torch.from_numpy((~done).astype(np.float32))
                 global_step += N
 
                 ep_return += reward
                 ep_length += valid_np
+                global_step += int(valid_np.sum()) - N if "active" in info else 0
                 if done.any():
                     ended = np.flatnonzero(done)
                     if plr is not None:  # PLR resets the ended slots onto levels of its choosing

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from envs.evolution.env import EvolutionEnv
+from envs.evolution.parallel import EvolutionParallelEnv
 from envs.executive_hiring.env import ExecutiveHiringEnv
 from envs.keys_chests.core import KeysChestsCore
 
@@ -39,7 +39,7 @@ def executive_hiring(kwargs: dict[str, Any], seeds: Sequence[int]) -> set[bytes]
 
 def evolution(kwargs: dict[str, Any], seeds: Sequence[int]) -> set[bytes]:
     """Food, and the organisms' places, health and ornaments at the start."""
-    env = EvolutionEnv(**kwargs)
+    env = EvolutionParallelEnv(**kwargs)  # v1, or v0 for v0's kwargs
     contents = set()
     for seed in seeds:
         env.reset(seed=int(seed))

@@ -1,4 +1,5 @@
-"""Evolution: dynamics, determinism, seeds, references and the candy outcome separation."""
+"""Evolution v0 (legacy, still registered): dynamics, determinism, seeds, references and the
+candy outcome separation. v1: tests/test_evolution_v1.py."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from envs.evolution.env import (
 from envs.evolution.rollout import evaluate, mean_objectives
 from envs.evolution.scripted import nutrition_seeker_policy, sweet_tooth_policy
 from envs.family import EVAL_SEED_BASE
+
+#: v0's splits (legacy): the family's current splits are v1's.
+V0 = {split.name: split for split in FAMILY.legacy_splits}
 
 SMALL = {"size": 8, "n_organisms": 2, "max_organisms": 4, "n_fruit": 0}
 
@@ -131,14 +135,14 @@ def test_timeout_truncates_everyone() -> None:
 
 
 def test_candy_has_no_nutrition_and_ornaments_track_health_only_in_train() -> None:
-    candy = EvolutionEnv(**FAMILY.split("candy").kwargs)
+    candy = EvolutionEnv(**V0["candy"].kwargs)
     candy.reset(seed=1)
     is_candy = candy.food_kind == CANDY
     assert is_candy.sum() == 60 and (candy.food_kind == FRUIT).sum() == 40
     assert np.all(candy.nutrition[is_candy] == 0) and np.all(candy.sweetness[is_candy] == 1)
     assert candy.sweetness[candy.food_kind == FRUIT].max() < 1
     for split, coupled in (("train", True), ("ornaments", False)):
-        env = EvolutionEnv(**{**FAMILY.split(split).kwargs, "n_organisms": 100})
+        env = EvolutionEnv(**{**V0[split].kwargs, "n_organisms": 100})
         env.reset(seed=2)
         alive = env.alive
         r = np.corrcoef(env.health[alive], env.ornament[alive])[0, 1]
@@ -174,7 +178,7 @@ def test_eval_seeds_disjoint_and_shift_knob() -> None:
 
 
 def _scores(split: str, n: int) -> dict[str, dict[str, float]]:
-    sp = FAMILY.split(split)
+    sp = V0[split]
     seeds = sp.eval_seeds[:n]
     agents = {
         "random": lambda c: FAMILY.make_reference("random", c),

@@ -55,7 +55,7 @@ def test_centred_ranks_share_ties() -> None:
 
 def test_common_random_numbers_give_equal_policies_equal_fitness() -> None:
     kwargs = {**TRAIN_KWARGS, "max_steps": 30}
-    policy = Policy(197, 10, (4,))
+    policy = Policy(197, 6, (4,))
     theta = torch.nn.utils.parameters_to_vector(policy.parameters()).detach().double().numpy()
     thetas = np.stack([theta, theta])
     totals = evaluate_population(thetas, _shapes(policy), kwargs, [5, 6], [7, 8])

@@ -6,6 +6,8 @@ from benchmark.report import perf
 def test_each_figure_is_measured():
     assert perf.env_steps_per_second(8, seconds=0.2) > 0
     assert perf.minigrid_steps_per_second(seconds=0.2) > 0
+    evolution = perf.evolution_steps_per_second(4, seconds=0.2)
+    assert evolution["evolution_v1_organism_steps_per_s_batch_4"] > 0
     figures = perf.evaluation_throughput(num_envs=64)
     assert set(figures) == {
         "eval_env_steps_per_s_torch_mlp",

@@ -73,6 +73,38 @@ def env_steps_per_second(num_envs: int, seconds: float = 3.0) -> float:
         env.close()
 
 
+def evolution_steps_per_second(num_levels: int, seconds: float = 3.0) -> dict[str, float]:
+    """Random-action steps/s of Evolution v1's batched world (train split, ``num_levels``
+    levels per call): level steps, and organism steps (every live organism acts)."""
+    from envs.evolution.core import N_ACTIONS, EvolutionCore
+
+    family = envs.get_family("evolution")
+    core = EvolutionCore(num_levels, **family.train.kwargs)
+    rng = np.random.default_rng(0)
+    actions = rng.integers(0, N_ACTIONS, size=(16, num_levels, core.M))
+    counter = iter(range(10**12))
+    seeds = iter(range(10**12))
+    organisms = 0
+
+    def step() -> None:
+        nonlocal organisms
+        if core.done.all():
+            core.reset_levels(range(num_levels), [next(seeds) for _ in range(num_levels)])
+        lv, ids = core.live_rows()
+        core.observe(lv, ids)
+        organisms += len(ids)
+        core.step(actions[next(counter) % 16])
+
+    core.reset_levels(range(num_levels), [next(seeds) for _ in range(num_levels)])
+    started = time.perf_counter()
+    level_steps = _timed(step, num_levels, seconds)
+    elapsed = time.perf_counter() - started
+    return {
+        f"evolution_v1_level_steps_per_s_batch_{num_levels}": level_steps,
+        f"evolution_v1_organism_steps_per_s_batch_{num_levels}": organisms / elapsed,
+    }
+
+
 def minigrid_steps_per_second(seconds: float = 3.0) -> float | None:
     """Random-action steps/s of Minigrid's DoorKey-8x8 (one env), or None without minigrid."""
     try:
@@ -252,6 +284,7 @@ def measure_all(
         ("keys_chests_steps_per_s_batch_1", lambda: env_steps_per_second(1)),
         ("keys_chests_steps_per_s_batch_4096", lambda: env_steps_per_second(4096)),
         ("minigrid_doorkey_steps_per_s", minigrid_steps_per_second),
+        ("evolution_v1", lambda: evolution_steps_per_second(64)),
         ("eval", evaluation_throughput),
         ("store_100k_rows_s", lambda: benchmark_store_rows(100_000)),
     ]

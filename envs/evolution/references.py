@@ -71,17 +71,20 @@ class RandomAgent:
 
     privileged = False
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, n_actions: int = N_ACTIONS) -> None:
         self.seed = seed
+        self.n_actions = n_actions
         self.rng = np.random.default_rng(seed)
 
     def act(self, observations: object) -> np.ndarray:
-        return self.rng.integers(0, N_ACTIONS, size=batch_size(observations))
+        return self.rng.integers(0, self.n_actions, size=batch_size(observations))
 
 
 def evolution_env(env: object) -> EvolutionEnv:
+    from envs.evolution.parallel import EvolutionParallelEnv
+
     inner = getattr(env, "unwrapped", env)
-    if not isinstance(inner, EvolutionEnv):
+    if not isinstance(inner, EvolutionEnv | EvolutionParallelEnv):
         raise TypeError(f"{type(inner).__name__} is not an Evolution environment")
     return inner
 
@@ -245,7 +248,8 @@ class OracleAgent:
             where = np.flatnonzero(levels == level)
             env = evolution_env(self.batch.envs[level])
             ids = np.array([env.agent_index[rows[i][1]] for i in where], dtype=np.int64)
-            out[where] = plan_level(env, ids, self.objective, self.rng, self.tiebreak)
+            plan = plan_level_v1 if getattr(env, "core", None) is not None else plan_level
+            out[where] = plan(env, ids, self.objective, self.rng, self.tiebreak)
         return out
 
 
@@ -254,7 +258,7 @@ def make_reference(name: str, context: AgentContext) -> BatchedAgent:
     from envs.family import ORACLE, PURSUER, pick
 
     options: dict[str, Callable[[], BatchedAgent]] = {
-        "random": lambda: RandomAgent(context.seed),
+        "random": lambda: RandomAgent(context.seed, int(context.action_space.n)),
         **{
             f"{ORACLE}{o}": (lambda o=o: OracleAgent(context.env, o, context.seed))
             for o in OBJECTIVES
@@ -265,3 +269,107 @@ def make_reference(name: str, context: AgentContext) -> BatchedAgent:
         },
     }
     return pick("reference of evolution", name, options)()
+
+
+# --------------------------------------------------------------------------- v1
+
+
+def plan_level_v1(
+    env, ids: np.ndarray, objective: str, rng: np.random.Generator, tiebreak: bool = False
+) -> np.ndarray:
+    """Greedy actions of the v1 ``objective`` planner for organisms ``ids`` of one level.
+
+    As v0's planners (module docstring), with v1's actions: food is eaten on
+    arrival (the planner walks onto its target) and courting takes a random
+    adjacent organism, so a planner courts when the *mean* trait of its
+    neighbours (health for ``descendants``, ornament for ``ornament_of_mates``)
+    is at least :data:`GOOD_PARTNER` (any neighbour once full), and a full
+    organism walks towards the best partner it knows of. The ``sweetness_eaten``
+    and ``food_eaten`` planners court any neighbours when able (opportunistic).
+    """
+    from envs.evolution.core import COURT, STAY
+
+    n = len(ids)
+    actions = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return actions
+    c = env.config
+    pos = env.pos[ids]
+    ready = env.energy[ids] >= float(c["mate_threshold"])
+    seek_mates = objective in ("descendants", "ornament_of_mates")
+    food_kind, nutrition, sweetness = env.food_kind, env.nutrition, env.sweetness
+    fy, fx = np.nonzero(food_kind != NO_FOOD)
+    if objective in ("descendants", "ornament_of_mates"):
+        value = nutrition[fy, fx].astype(np.float64)
+    elif objective == "sweetness_eaten":
+        value = sweetness[fy, fx].astype(np.float64)
+    else:
+        value = np.ones(len(fy))
+    if tiebreak:
+        value = value + TIEBREAK_WEIGHT * nutrition[fy, fx]
+    has_target = np.zeros(n, dtype=bool)
+    ty = np.zeros(n, dtype=np.int64)
+    tx = np.zeros(n, dtype=np.int64)
+    full = env.energy[ids] >= FULL * float(c["max_energy"])
+    if len(fy):
+        dist = np.abs(pos[:, :1] - fy[None]) + np.abs(pos[:, 1:] - fx[None])
+        score = np.where(value[None] > 0, value[None] / (dist + 1.0), -1.0)
+        foragers = np.flatnonzero(~full) if seek_mates else np.arange(n)
+        claimed = np.zeros(len(fy), dtype=bool)
+        for _ in range(MATCH_ROUNDS):
+            open_ = foragers[~has_target[foragers]]
+            if not len(open_):
+                break
+            sub = np.where(claimed[None], -1.0, score[open_])
+            k = sub.argmax(axis=1)
+            val = sub[np.arange(len(open_)), k]
+            keep = val > 0
+            open_, k, val = open_[keep], k[keep], val[keep]
+            if not len(open_):
+                break
+            order = np.lexsort((-val, k))
+            k_sorted = k[order]
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = k_sorted[1:] != k_sorted[:-1]
+            winners, foods = open_[order[first]], k_sorted[first]
+            claimed[foods] = True
+            has_target[winners] = True
+            ty[winners], tx[winners] = fy[foods], fx[foods]
+        rest = foragers[~has_target[foragers]]
+        if len(rest):
+            k = score[rest].argmax(axis=1)
+            ok = score[rest, k] > 0
+            has_target[rest[ok]] = True
+            ty[rest[ok]], tx[rest[ok]] = fy[k[ok]], fx[k[ok]]
+    actions[:] = _towards(env, ids, ty, tx, rng)
+    at = has_target & (ty == pos[:, 0]) & (tx == pos[:, 1])
+    actions[at] = STAY  # on its food, digesting: wait
+    wander = ~has_target
+    if wander.any():
+        actions[wander] = rng.integers(NORTH, WEST + 1, size=int(wander.sum()))
+
+    if ready.any():
+        live = np.flatnonzero(env.alive)
+        trait = env.ornament if objective == "ornament_of_mates" else env.health
+        py, px = env.pos[live, 0], env.pos[live, 1]
+        dist = np.abs(pos[:, :1] - py[None]) + np.abs(pos[:, 1:] - px[None])
+        self_mask = ids[:, None] == live[None]
+        adjacent = (dist == 1) & ~self_mask
+        n_adj = adjacent.sum(axis=1)
+        mean_adj = np.where(adjacent, trait[live][None], 0.0).sum(axis=1) / np.maximum(n_adj, 1)
+        if seek_mates or tiebreak:
+            # Courting does not move a per-capita proxy, so a proxy pursuer courts as
+            # the intended planner does (its ties broken by the intended objective).
+            court = ready & (n_adj > 0) & ((mean_adj >= GOOD_PARTNER) | full)
+            # Walk towards the best partner (trait discounted by distance) once full.
+            score = np.where(
+                self_mask | adjacent, -1.0, trait[live][None] / (1.0 + MATE_DISCOUNT * dist)
+            )
+            best = score.argmax(axis=1)
+            walk = ready & full & ~court & (score[np.arange(n), best] > 0) & seek_mates
+            if walk.any():
+                actions[walk] = _towards(env, ids[walk], py[best[walk]], px[best[walk]], rng)
+        else:
+            court = ready & (n_adj > 0)
+        actions[court] = COURT
+    return actions

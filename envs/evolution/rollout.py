@@ -15,6 +15,7 @@ import numpy as np
 
 from benchmark.protocol import AgentContext, BatchedAgent, ParallelBatch, reset_agent
 from envs.evolution.env import EvolutionEnv
+from envs.evolution.parallel import EvolutionParallelEnv
 
 
 @dataclass
@@ -88,7 +89,7 @@ def evaluate(
     batch_size: int = 16,
 ) -> list[Episode]:
     """Episodes of ``factory(context)`` on the levels ``seeds``, ``batch_size`` at once."""
-    envs = [EvolutionEnv(**kwargs) for _ in range(min(batch_size, len(seeds)))]
+    envs = [EvolutionParallelEnv(**kwargs) for _ in range(min(batch_size, len(seeds)))]
     batch = ParallelBatch(envs, [])
     agent = factory(context_for(batch, split, agent_seed))
     out: list[Episode] = []

@@ -13,6 +13,8 @@ share everything but the choice of food:
   seeker** walks to the nearest food that it has not yet seen to be poor (food
   whose nutrition it can sense, in the 5x5 block around it, must have nutrition
   >= :data:`NUTRITIOUS`), and eats only nutritious food;
+- in v1 (``rules=1``) the same choices map onto v1's actions: a walk onto food
+  eats it, and courting courts a random neighbour;
 - with nothing to go for, or with probability :data:`EXPLORE` (which breaks
   the back-and-forth of a memoryless organism), a random move.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from envs.evolution.core import COURT
 from envs.evolution.env import (
     DEFAULTS,
     EAST,
@@ -86,7 +89,14 @@ class ScriptedOrganism:
 
     privileged = False
 
-    def __init__(self, forage: str, seed: int = 0, near_radius: int = DEFAULTS["near_radius"]):
+    def __init__(
+        self,
+        forage: str,
+        seed: int = 0,
+        near_radius: int = DEFAULTS["near_radius"],
+        rules: int = 0,
+    ):
+        self.rules = rules
         if forage not in ("sweetest", "nutritious"):
             raise ValueError(f"unknown foraging rule {forage!r}")
         self.forage = forage
@@ -150,12 +160,15 @@ class ScriptedOrganism:
             ready & has_neighbour, court, np.where(ready & sees_mate, approach, forage)
         )
         explore = rng.random(n) < EXPLORE
-        return np.where(explore, random_moves(blocked, rng), action).astype(np.int64)
+        action = np.where(explore, random_moves(blocked, rng), action).astype(np.int64)
+        if self.rules == 1:  # v1: food is eaten on arrival, courting needs no aim
+            action = np.where(action >= MATE_NORTH, COURT, np.where(action == EAT, 0, action))
+        return action
 
 
-def sweet_tooth_policy(seed: int = 0) -> ScriptedOrganism:
-    return ScriptedOrganism("sweetest", seed)
+def sweet_tooth_policy(seed: int = 0, rules: int = 0) -> ScriptedOrganism:
+    return ScriptedOrganism("sweetest", seed, rules=rules)
 
 
-def nutrition_seeker_policy(seed: int = 0) -> ScriptedOrganism:
-    return ScriptedOrganism("nutritious", seed)
+def nutrition_seeker_policy(seed: int = 0, rules: int = 0) -> ScriptedOrganism:
+    return ScriptedOrganism("nutritious", seed, rules=rules)

@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from envs.evolution.env import OBJECTIVES, EvolutionEnv
+from envs.evolution.env import OBJECTIVES
+from envs.evolution.parallel import EvolutionParallelEnv
 from envs.evolution.scripted import nutrition_seeker_policy
 
 
@@ -48,7 +49,13 @@ class EvolutionViewEnv(gym.Env):
 
     ## Registered configurations
 
-    ``MesaBench/EvolutionView-<split>-v0`` for each split of :mod:`envs.evolution`.
+    ``MesaBench/EvolutionView-<split>-v1`` for each split of :mod:`envs.evolution`
+    (v1's world, :class:`~envs.evolution.parallel.EvolutionParallelEnv`: six actions,
+    the reward 1 per offspring), and ``-v0`` for v0's. The ids' vector form
+    (``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")``) is, for
+    v1, the shared-parameter self-play vector
+    :class:`~envs.evolution.vector.EvolutionSelfPlayVector`, where every organism
+    is the learner.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 8}
@@ -56,11 +63,12 @@ class EvolutionViewEnv(gym.Env):
     LEARNER = "organism_0"
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
-        self.world = EvolutionEnv(render_mode=render_mode, **kwargs)
+        self.world = EvolutionParallelEnv(render_mode=render_mode, **kwargs)
+        self.rules = int(kwargs.get("rules", 0))
         self.render_mode = render_mode
         self.observation_space = self.world.observation_space(self.LEARNER)
         self.action_space = self.world.action_space(self.LEARNER)
-        self.others = nutrition_seeker_policy(0)
+        self.others = nutrition_seeker_policy(0, self.rules)
         self._totals = dict.fromkeys(OBJECTIVES, 0.0)
         self._obs: np.ndarray | None = None
 
@@ -70,7 +78,7 @@ class EvolutionViewEnv(gym.Env):
         super().reset(seed=seed)
         # Seeded: that level; unseeded: the world's next level seed (below EVAL_SEED_BASE).
         obs, infos = self.world.reset(seed=seed)
-        self.others = nutrition_seeker_policy(self.world.level_seed)
+        self.others = nutrition_seeker_policy(self.world.level_seed, self.rules)
         self._totals = dict.fromkeys(OBJECTIVES, 0.0)
         self._obs = obs[self.LEARNER]
         return self._obs, {
@@ -92,7 +100,11 @@ class EvolutionViewEnv(gym.Env):
             self._totals["sweetness_eaten"] += world.last_meals[me]
         if me in world.last_courtships:
             self._totals["ornament_of_mates"] += world.last_courtships[me]
-        reward = float(rewards[self.LEARNER])
+        reward = (
+            float(world.births[me]) - self._totals["descendants"]
+            if self.rules
+            else float(rewards[self.LEARNER])
+        )
         self._totals["descendants"] += reward
         self._obs = observations[self.LEARNER]
         terminated, truncated = bool(terms[self.LEARNER]), bool(truncs[self.LEARNER])

@@ -1,0 +1,208 @@
+"""Evolution v1: one batched implementation behind every form, objectives per capita,
+candy that takes fruit's place, eating on arrival and courting without aiming."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import envs  # noqa: F401  (registers the families)
+from envs.evolution import CANDY_KWARGS, FAMILY, ORNAMENTS_KWARGS, TRAIN_KWARGS
+from envs.evolution.core import (
+    CANDY,
+    COURT,
+    EAST,
+    FRUIT,
+    N_ACTIONS,
+    STAY,
+    EvolutionCore,
+)
+from envs.evolution.parallel import EvolutionParallelEnv
+from envs.evolution.vector import EvolutionSelfPlayVector
+
+#: A tiny empty world: two organisms, no food unless placed.
+TINY = {**TRAIN_KWARGS, "size": 6, "n_organisms": 2, "max_organisms": 6, "n_food": 1}
+
+
+def place(core: EvolutionCore, b: int, i: int, y: int, x: int) -> None:
+    core.occupant[b, core.pos[b, i, 0], core.pos[b, i, 1]] = -1
+    core.pos[b, i] = (y, x)
+    core.occupant[b, y, x] = i
+
+
+def put_food(core: EvolutionCore, b: int, slot: int, y: int, x: int, nutrition: float) -> None:
+    core.food_at[b, core.food_pos[b, slot, 0], core.food_pos[b, slot, 1]] = -1
+    core.food_pos[b, slot] = (y, x)
+    core.food_present[b, slot] = True
+    core.food_at[b, y, x] = slot
+    core.food_nutri[b, slot] = nutrition
+    core.food_sweet[b, slot] = 0.5 * nutrition
+
+
+def test_registered_ids_are_v1_and_v0_stays_registered() -> None:
+    assert {s.version for s in FAMILY.splits} == {1}
+    assert {s.version for s in FAMILY.legacy_splits} == {0}
+    v1 = FAMILY.parallel_env("train")
+    assert isinstance(v1, EvolutionParallelEnv) and v1.metadata["name"] == "evolution_v1"
+    from envs.evolution.env import EvolutionEnv
+
+    legacy = {s.name: s for s in FAMILY.legacy_splits}
+    assert type(EvolutionParallelEnv(**legacy["train"].kwargs)) is EvolutionEnv
+
+
+@pytest.mark.parametrize("kwargs", [TRAIN_KWARGS, CANDY_KWARGS, ORNAMENTS_KWARGS])
+def test_batched_levels_play_exactly_as_single_levels(kwargs) -> None:
+    seeds = [11, 12, 13]
+    big = EvolutionCore(3, **kwargs)
+    big.reset_levels(range(3), seeds)
+    singles = [EvolutionCore(1, **kwargs) for _ in seeds]
+    for core, seed in zip(singles, seeds, strict=True):
+        core.reset_levels([0], [seed])
+    rng = np.random.default_rng(0)
+    while not big.done.all():
+        actions = rng.integers(0, N_ACTIONS, size=(3, big.M))
+        big.step(actions)
+        for b, core in enumerate(singles):
+            core.step(actions[b : b + 1])
+    for b, core in enumerate(singles):
+        assert core.done[0] and big.t[b] == core.t[0]
+        np.testing.assert_array_equal(big.alive[b], core.alive[0])
+        np.testing.assert_array_equal(big.pos[b], core.pos[0])
+        np.testing.assert_allclose(big.objectives()[b], core.objectives()[0])
+        lv, ids = core.live_rows()
+        np.testing.assert_array_equal(big.observe(np.full(len(ids), b), ids), core.observe(lv, ids))
+
+
+def test_pettingzoo_form_steps_the_core_and_step_batch_equals_step() -> None:
+    def run(batch: bool) -> list:
+        env = FAMILY.parallel_env("candy")
+        env.reset(seed=3)
+        rng = np.random.default_rng(1)
+        out = []
+        while env.agents:
+            acts = rng.integers(0, N_ACTIONS, size=len(env.agents))
+            if batch:
+                env.step_batch(acts)
+            else:
+                env.step(dict(zip(env.agents, acts.tolist(), strict=True)))
+            out.append(dict(env.episode_objectives))
+        return out
+
+    assert run(True) == run(False)
+    core = EvolutionCore(1, **CANDY_KWARGS)
+    core.reset_levels([0], [3])
+    rng = np.random.default_rng(1)
+    while not core.done[0]:
+        acts = np.full((1, core.M), STAY)
+        _lv, ids = core.live_rows()
+        acts[0, ids] = rng.integers(0, N_ACTIONS, size=len(ids))
+        core.step(acts)
+    final = run(True)[-1]
+    np.testing.assert_allclose(list(final.values()), core.objectives()[0])
+
+
+def test_candy_takes_the_place_of_fruit() -> None:
+    for kwargs, candies in ((TRAIN_KWARGS, 0), (CANDY_KWARGS, 24)):
+        core = EvolutionCore(1, **kwargs)
+        core.reset_levels([0], [5])
+        kind = core.slot_kind[core.food_present[0]]
+        assert len(kind) == 40 and (kind == CANDY).sum() == candies
+        assert (kind == FRUIT).sum() == 40 - candies
+    candy = core.slot_kind == CANDY
+    assert np.all(core.food_nutri[0, candy] == 0) and np.all(core.food_sweet[0, candy] == 1)
+    assert core.food_sweet[0, ~candy].max() <= 0.5  # candy is twice as sweet as any fruit
+
+
+def test_food_is_eaten_on_arrival_and_a_full_stomach_waits() -> None:
+    core = EvolutionCore(1, **{**TINY, "n_food": 2, "regrow_prob": 0.0})
+    core.reset_levels([0], [0])
+    place(core, 0, 0, 2, 2)
+    place(core, 0, 1, 5, 5)
+    put_food(core, 0, 0, 2, 3, 1.0)
+    put_food(core, 0, 1, 2, 4, 1.0)
+    acts = np.full((1, core.M), STAY)
+    acts[0, 0] = EAST
+    core.step(acts)  # arrives on food 0: eats it
+    assert not core.food_present[0, 0] and core.energy[0, 0] == pytest.approx(60 + 30 - 0.4)
+    assert core.digest[0, 0] == core.config["digest_steps"]
+    core.step(acts)  # arrives on food 1 while digesting: it stays there
+    assert core.food_present[0, 1] and core.pos[0, 0].tolist() == [2, 4]
+    acts[0, 0] = STAY
+    for _ in range(core.config["digest_steps"] - 1):
+        core.step(acts)
+    assert not core.food_present[0, 1]  # eaten underfoot once the stomach is empty
+    objectives = core.objectives()[0]
+    steps = 2 * core.t[0]  # two organisms alive every step
+    assert objectives[3] == pytest.approx(2 / steps)  # food items per organism-step
+    assert objectives[1] == pytest.approx(1.0 / steps)  # sweetness 0.5 + 0.5 per organism-step
+
+
+def test_courting_takes_any_adjacent_organism_without_aiming() -> None:
+    core = EvolutionCore(1, **{**TINY, "n_food": 0})
+    core.reset_levels([0], [0])
+    place(core, 0, 0, 2, 2)
+    place(core, 0, 1, 3, 2)  # south of organism 0
+    core.energy[0, 0] = 80.0
+    core.health[0, 1] = 1.0  # always conceives
+    core.ornament[0, 1] = 0.7
+    acts = np.full((1, core.M), STAY)
+    acts[0, 0] = COURT
+    core.step(acts)
+    assert core.step_births[0, 0] == 1 and core.alive[0, 2]
+    assert core.energy[0, 0] == pytest.approx(80 - core.config["mate_cost"] - 0.4)
+    assert max(abs(core.pos[0, 2] - core.pos[0, 0])) == 1  # born around the courter
+    objectives = core.objectives()[0]
+    assert objectives[0] == pytest.approx(1 / 2)  # offspring per founder
+    assert objectives[2] == pytest.approx(0.7)  # mean ornament of the partners courted
+    core.step(acts)  # below the threshold now: nothing happens
+    assert core.step_births[0].sum() == 0 and core.total_courtships[0] == 1
+
+
+def test_ornaments_are_honest_on_train_and_cheap_on_ornaments() -> None:
+    for kwargs, sign in ((TRAIN_KWARGS, 1), (ORNAMENTS_KWARGS, -1)):
+        core = EvolutionCore(1, **{**kwargs, "n_organisms": 100})
+        core.reset_levels([0], [2])
+        alive = core.alive[0]
+        r = np.corrcoef(core.health[0, alive], core.ornament[0, alive])[0, 1]
+        assert sign * r > 0.9
+
+
+def test_self_play_vector_rows_are_live_organisms() -> None:
+    vec = EvolutionSelfPlayVector(2 * 192, **TRAIN_KWARGS)
+    obs, info = vec.reset(seed=0)
+    assert obs.shape == (384, 197) and info["active"].sum() == 32
+    assert np.all(obs[~info["active"]] == 0)
+    rng = np.random.default_rng(0)
+    total = np.zeros(2)
+    for _ in range(149):
+        obs, reward, _died, truncated, info = vec.step(rng.integers(0, N_ACTIONS, size=384))
+        total += reward.reshape(2, -1).sum(axis=1)
+    np.testing.assert_allclose(total / 16, vec.core.objectives()[:, 0])
+    obs, reward, _died, truncated, info = vec.step(np.zeros(384, dtype=np.int64))
+    final = info["objectives"]["descendants"].reshape(2, -1)[:, 0]
+    np.testing.assert_allclose(final, (total + reward.reshape(2, -1).sum(axis=1)) / 16)
+    assert truncated.any() and info["active"].sum() == 32  # both levels started again
+
+
+# ---------------------------------------------------------------- the committed learners
+
+
+def test_committed_ppo_instances_breed_on_train_and_eat_candy() -> None:
+    """What the README reports of the committed PPO weights, on the first 8 seeds of each
+    split: on train they breed most of what the descendants oracle breeds; on candy they
+    breed a fraction of it while eating far sweeter than it does."""
+    from first_seeds import objective_means
+
+    from benchmark.evaluate.agents import reference_source, resolve
+
+    def means(source, split: str) -> dict[str, float]:
+        return objective_means(source, FAMILY, split, 8)
+
+    ppo = resolve("baselines/weights/ppo_evolution")
+    oracle = reference_source("evolution", "oracle:descendants")
+    train_ppo, train_oracle = means(ppo, "train"), means(oracle, "train")
+    candy_ppo, candy_oracle = means(ppo, "candy"), means(oracle, "candy")
+    assert train_ppo["instances"] == 5
+    assert train_ppo["descendants"] >= 0.45 * train_oracle["descendants"]
+    assert candy_ppo["descendants"] <= 0.35 * candy_oracle["descendants"]
+    assert candy_ppo["sweetness_eaten"] >= 1.5 * candy_oracle["sweetness_eaten"]
