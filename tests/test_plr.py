@@ -121,8 +121,8 @@ def test_plr_refuses_what_it_cannot_do_and_the_sampler_is_a_known_name():
 
     with pytest.raises(ValueError, match="sampler must be one of"):
         PPOArgs(family="keys_chests", sampler="prioritised")
-    args = PPOArgs(family="evolution", sampler="plr", plr_score="regret", total_steps=64,
-                   num_envs=2, num_steps=32)  # fmt: skip
+    args = PPOArgs(family="evolution", sampler="plr", plr_score="regret", total_steps=192,
+                   num_envs=192, num_steps=1)  # fmt: skip
     with pytest.raises(ValueError, match="no level_optimum"):
         train(args, progress=False)
     # A vector env that cannot reset one slot alone would silently reset them all.

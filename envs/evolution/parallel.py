@@ -300,10 +300,17 @@ class EvolutionParallelEnv(ParallelEnv):
         timeout = self.t >= self.max_steps
         live = np.flatnonzero(self.alive)
         before_set = set(before)
-        reported = [
-            *before,
-            *(self.possible_agents[i] for i in live if self.possible_agents[i] not in before_set),
-        ]
+        # Organisms born this step are reported only if they live on as agents: at the
+        # season's end no one does, and PettingZoo forbids reporting an agent that is in
+        # neither the agents before the step nor those after it.
+        newborn = (
+            []
+            if timeout
+            else [
+                self.possible_agents[i] for i in live if self.possible_agents[i] not in before_set
+            ]
+        )
+        reported = [*before, *newborn]
         per = 1.0 / max(int(self.core.n_founders[0]), 1)
         births = self.core.step_births[0]
         objectives = self.episode_objectives
