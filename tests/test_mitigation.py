@@ -96,9 +96,10 @@ def test_the_curve_figure_is_drawn(tmp_path):
 def test_a_tiny_curve_end_to_end_stores_reuses_and_reports(tmp_path):
     db = tmp_path / "results.db"
     shutil.copy(REPO / "results.db", db)  # its reference runs are re-used: only the agents run
+    # Two workers: the four instances train in two processes, and the splits evaluate in two.
     grid = ("mitigation", "-f", "keys_chests", "-m", "dr", "-m", "plr", "--shares", "0,0.5",
             "--seeds", "1", "--total-steps", "1024", "--set", "num_envs=8",
-            "--set", "plr_buffer_size=4", "--workers", "1", "--no-progress")  # fmt: skip
+            "--set", "plr_buffer_size=4", "--workers", "2", "--no-progress")  # fmt: skip
     tiny = (*grid, "--weights", str(tmp_path / "w"), "--out", str(tmp_path))
     first = mesabench(*tiny, "--json", db=db)
     assert first.returncode == 0, first.stderr

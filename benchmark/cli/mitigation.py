@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +21,6 @@ from benchmark.cli.app import (
     REPO,
     DbOption,
     ProgressOption,
-    WorkersOption,
     _print_leaderboard,
     agent_jobs,
     app,
@@ -54,6 +55,32 @@ def _fmt(e) -> str:
     return "-" if e is None else f"{e.point:.2f} [{e.low:.2f}, {e.high:.2f}]"
 
 
+def _train_missing(missing: list, train_ppo, workers: int, progress: bool) -> None:
+    """Train each missing instance, up to ``workers`` at a time (one process each: an
+    instance's ``torch_threads`` sets its own threads)."""
+    started = time.perf_counter()
+
+    def done(k: int, instance) -> None:
+        console.print(
+            f"[{k}/{len(missing)}] trained {instance.method} share {instance.share:g} "
+            f"seed {instance.seed} ({time.perf_counter() - started:.0f} s since the start): "
+            f"{instance.checkpoint}"
+        )
+
+    if workers == 1 or len(missing) <= 1:
+        for k, instance in enumerate(missing, 1):
+            train_ppo(instance.args, progress=progress)
+            done(k, instance)
+        return
+    # Spawned, not forked: torch in a forked child of a process that used it can hang.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=context) as pool:
+        futures = {pool.submit(train_ppo, i.args, progress=False): i for i in missing}
+        for k, future in enumerate(as_completed(futures), 1):
+            future.result()  # a failed training stops the command with its error
+            done(k, futures[future])
+
+
 def _train_and_store(engine, fam, chosen, grid, root, instances, train: bool, workers: int,
                      progress: bool) -> bool:  # fmt: skip
     """Train the instances not stored yet (or refuse, without ``train``), then store each
@@ -71,14 +98,7 @@ def _train_and_store(engine, fam, chosen, grid, root, instances, train: bool, wo
         f"{len(instances) - len(missing)} of {len(instances)} instances re-used; "
         f"training {len(missing)}"
     )
-    for k, instance in enumerate(missing, 1):
-        started = time.perf_counter()
-        train_ppo(instance.args, progress=progress)
-        console.print(
-            f"[{k}/{len(missing)}] trained {instance.method} share {instance.share:g} "
-            f"seed {instance.seed} in {time.perf_counter() - started:.0f} s: "
-            f"{instance.checkpoint}"
-        )
+    _train_missing(missing, train_ppo, workers, progress)
 
     # Each (method, share) is one submission of its instances.
     jobs = []
@@ -143,7 +163,15 @@ def mitigation_command(
     ] = Path("plots"),
     overwrite: OverwriteOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the curve as JSON.")] = False,
-    workers: WorkersOption = 2,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            "-j",
+            min=1,
+            help="Processes training missing instances, then evaluating splits, in parallel.",
+        ),
+    ] = 2,
     db: DbOption = None,
     progress: ProgressOption = None,
 ) -> None:
