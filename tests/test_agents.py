@@ -47,6 +47,28 @@ def test_checksum_tracks_the_file_contents(tmp_path):
     assert resolve(f"{path}:always_up").checksum != first
 
 
+def test_a_packages_own_submissions_are_not_in_its_codes_checksum(tmp_path, monkeypatch):
+    """Training into ``baselines/weights`` makes no new version of a scripted baseline; in a
+    user's directory, weights beside the code are what the agent loads, so they count."""
+    from benchmark.evaluate import agents
+
+    for package in ("own", "users"):
+        (tmp_path / package / "weights").mkdir(parents=True)
+        shutil.copy(AGENTS, tmp_path / package / "agent.py")
+    monkeypatch.setitem(agents.OWN_SUBMISSION_DIRS, (tmp_path / "own").resolve(), ("weights",))
+
+    def checksums() -> dict[str, str]:
+        return {p: resolve(f"{tmp_path / p}/agent.py:always_up").checksum for p in ("own", "users")}
+
+    before = checksums()
+    for package in ("own", "users"):
+        (tmp_path / package / "weights" / "seed1.pt").write_bytes(b"new weights")
+    after = checksums()
+    assert after["own"] == before["own"] and after["users"] != before["users"]
+    (tmp_path / "own" / "helper.py").write_text("X = 1\n")  # code beside it still counts
+    assert resolve(f"{tmp_path / 'own' / 'agent.py'}:always_up").checksum != before["own"]
+
+
 @pytest.mark.parametrize(
     ("reference", "message"),
     [

@@ -150,8 +150,10 @@ def resolve(reference: str) -> AgentSource:
     trusted = (file.resolve(), attribute) in _privileged_baselines()
     if trusted:  # the project's own code: imported here, where it will run
         _factory(_import(target, reference), attribute, reference)
-    checksum = _sha256(tree_digest(root), str(file.resolve().relative_to(root.parent)).encode(),
-                       attribute.encode())  # fmt: skip
+    code = tree_digest(root, OWN_SUBMISSION_DIRS.get(root, ()))
+    checksum = _sha256(
+        code, str(file.resolve().relative_to(root.parent)).encode(), attribute.encode()
+    )
     return AgentSource(reference, checksum, "python", trusted=trusted, root=str(root))
 
 
@@ -207,19 +209,23 @@ MAX_TREE_BYTES = 2 << 30
 _SKIPPED_SUFFIXES = (".pyc", ".pyo", ".db", ".db-journal", ".db-wal", ".db-shm", ".sqlite")
 
 
-def tree_digest(root: Path) -> bytes:
+def tree_digest(root: Path, skipped: tuple[str, ...] = ()) -> bytes:
     """A digest of every file under ``root`` (or of ``root`` itself, a file): names and bytes.
 
     Hidden entries (``.git``, ``.venv``, tool caches), ``__pycache__`` and
-    database files are left out: caches change without the agent changing.
+    database files are left out: caches change without the agent changing. So are
+    ``skipped``, names of folders directly under ``root``.
     """
     if root.is_file():
         return hashlib.sha256(root.read_bytes()).digest()
     digest = hashlib.sha256()
     files = total = 0
     for directory, subdirectories, names in os.walk(root):
+        top = Path(directory) == root
         subdirectories[:] = sorted(
-            d for d in subdirectories if not d.startswith(".") and d != "__pycache__"
+            d
+            for d in subdirectories
+            if not d.startswith(".") and d != "__pycache__" and not (top and d in skipped)
         )
         for name in sorted(names):
             if name.startswith(".") or name.endswith(_SKIPPED_SUFFIXES):
@@ -323,6 +329,11 @@ def training_of(policies: Sequence[Path]) -> str | None:
 #: The repository root: relative agent paths that do not exist from the working
 #: directory are looked up here, so stored baselines load from anywhere.
 REPO_ROOT = Path(__file__).resolve().parents[2]
+#: Folders of this checkout's packages that hold submissions of their own (each with its
+#: own checksum), left out of the checksum of the code beside them: a scripted baseline
+#: in ``baselines/`` loads none of the trained weights, and a new training must not make
+#: a new version of every scripted baseline.
+OWN_SUBMISSION_DIRS: dict[Path, tuple[str, ...]] = {REPO_ROOT / "baselines": ("weights",)}
 
 
 def _locate(path: Path) -> Path:
