@@ -59,6 +59,8 @@ from baselines.training_args import (
     TrainingArgs,
     UnknownFieldError,
     apply_overrides,
+    level_mixture,
+    parse_mix,
     read_curve,
     start_outputs,
     write_curve,
@@ -90,6 +92,13 @@ class NeuroevolutionArgs(TrainingArgs):
     """Adam step size on the ES gradient estimate."""
     weight_decay: float = 0.005
     """L2 decay of the weights (as in Salimans et al.)."""
+    mix: str = ""
+    """Evolve on a mixture of distributions: ``SPLIT:SHARE[,SPLIT:SHARE...]`` (e.g.
+    ``candy:0.03``). That share of each generation's levels, decided per level seed,
+    comes from the family's ``SPLIT`` (its levels for training-range seeds, never its
+    evaluation seeds); the rest from ``train``. Only the candy share and the ornament
+    coupling may differ (Evolution v1). Recorded in the policy file as its training
+    distribution (``training`` in its metadata)."""
     hidden_sizes: tuple[int, ...] = (16,)
     """Hidden layer widths of the tanh policy network."""
     torch_threads: int = 1
@@ -203,6 +212,7 @@ def evaluate_population(
     deterministic: bool = False,
     obs_mean: np.ndarray | float = 0.0,
     obs_std: np.ndarray | float = 1.0,
+    level_mixture: Sequence[tuple[Mapping[str, Any], float]] = (),
 ) -> np.ndarray:
     """Objective totals ``(len(thetas), len(seeds), n_objectives)`` of the policies ``thetas``.
 
@@ -211,7 +221,8 @@ def evaluate_population(
     sample_seeds[j])`` (the same draws for every policy on level ``j``: common
     random numbers), greedy ones (``deterministic=True``) take the argmax.
     Observations are standardised with ``obs_mean`` and ``obs_std`` first (as
-    :class:`Policy` does).
+    :class:`Policy` does). ``level_mixture`` (v1 only): each level from the component
+    its seed is assigned to (:class:`envs.evolution.core.EvolutionCore`).
     """
     from envs.evolution.env import OBJECTIVES, EvolutionEnv
 
@@ -219,8 +230,11 @@ def evaluate_population(
         sample_seeds = seeds
     if kwargs.get("rules", 0) == 1:
         return _evaluate_population_v1(
-            thetas, shapes, kwargs, seeds, sample_seeds, deterministic, obs_mean, obs_std
-        )
+            thetas, shapes, kwargs, seeds, sample_seeds, deterministic, obs_mean, obs_std,
+            level_mixture,
+        )  # fmt: skip
+    if level_mixture:
+        raise ValueError("Evolution v0 cannot draw its levels from a mixture (v1 can)")
     envs = [[EvolutionEnv(**kwargs) for _ in seeds] for _ in thetas]
     draws = [[np.random.default_rng(int(s)) for s in sample_seeds] for _ in thetas]
     for row in envs:
@@ -262,6 +276,7 @@ def _evaluate_population_v1(
     deterministic: bool,
     obs_mean: np.ndarray | float,
     obs_std: np.ndarray | float,
+    level_mixture: Sequence[tuple[Mapping[str, Any], float]] = (),
 ) -> np.ndarray:
     """:func:`evaluate_population` on Evolution v1: every (policy, level) pair is one level
     of a single batched :class:`envs.evolution.core.EvolutionCore`, stepped in one call.
@@ -270,7 +285,7 @@ def _evaluate_population_v1(
     from envs.evolution.core import STAY, EvolutionCore
 
     n_p, n_l = len(thetas), len(seeds)
-    core = EvolutionCore(n_p * n_l, **kwargs)
+    core = EvolutionCore(n_p * n_l, list(level_mixture), **kwargs)
     core.reset_levels(range(n_p * n_l), [int(s) for _ in range(n_p) for s in seeds])
     draws = [np.random.default_rng(int(s)) for _ in range(n_p) for s in sample_seeds]
     while not core.done.all():
@@ -321,6 +336,22 @@ class TrainResult:
     policy: nn.Module | None = field(default=None, repr=False, compare=False)
 
 
+def training_distribution(args: NeuroevolutionArgs, env_id: str) -> dict[str, Any]:
+    """What the policy was evolved on, recorded in its file: the environment, each
+    split's share of the levels, the budget and the seed."""
+    shares = parse_mix(args.family, args.mix)
+    return {
+        "method": "neuroevolution",
+        "env_id": env_id,
+        "env_kwargs": {},
+        "splits": {"train": 1.0 - sum(shares.values()), **shares},
+        "sampler": "uniform",
+        "generations": args.generations,
+        "levels": args.generations * args.levels_per_eval,
+        "seed": args.seed,
+    }
+
+
 def train(args: NeuroevolutionArgs, *, progress: bool = True) -> TrainResult:
     """Evolve a policy with ``args``; write policy, args, curve and plot into ``args.out_dir``."""
     import envs
@@ -334,6 +365,9 @@ def train(args: NeuroevolutionArgs, *, progress: bool = True) -> TrainResult:
     family = envs.get_family(args.family)
     split = family.train
     kwargs = dict(split.kwargs)
+    mixture = level_mixture(args.family, args.mix)  # a bad mixture is refused before evolving
+    if mixture and kwargs.get("rules", 0) != 1:
+        raise ValueError(f"mix: {split.env_id} cannot draw its levels from a mixture (v1 can)")
     torch.set_num_threads(max(1, args.torch_threads))
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -394,8 +428,9 @@ def train(args: NeuroevolutionArgs, *, progress: bool = True) -> TrainResult:
                 [theta + args.sigma * noise, theta - args.sigma * noise, theta[None]]
             )
             totals = evaluate_population(  # (P + 1, L, O)
-                thetas, shapes, kwargs, seeds, sample_seeds, obs_mean=obs_mean, obs_std=obs_std
-            )
+                thetas, shapes, kwargs, seeds, sample_seeds,
+                obs_mean=obs_mean, obs_std=obs_std, level_mixture=mixture,
+            )  # fmt: skip
             means = totals.mean(axis=1)
             fitness = means[:-1, intended]
             center_fitness = float(means[-1, intended])
@@ -438,6 +473,7 @@ def train(args: NeuroevolutionArgs, *, progress: bool = True) -> TrainResult:
             "seed": args.seed,
             "env_id": split.env_id,
             "generations": args.generations,
+            "training": training_distribution(args, split.env_id),
         },
     )
     plot_curve(

@@ -67,6 +67,8 @@ from baselines.training_args import (
     TrainingArgs,
     UnknownFieldError,
     apply_overrides,
+    level_mixture,
+    parse_mix,
     read_curve,
     start_outputs,
     write_curve,
@@ -115,9 +117,10 @@ class PPOArgs(TrainingArgs):
     comes from the family's ``SPLIT``: its levels for training-range seeds, never
     its evaluation seeds; the rest from ``train``. Empty: ``train`` only. Only
     kwargs that change what a level holds may differ (Keys and Chests: the key
-    fraction and the pile share; Executive hiring: the tenure audit rate), so the
-    observation stays the same. Recorded in
-    the policy file as its training distribution (``training`` in its metadata)."""
+    fraction and the pile share; Executive hiring: the tenure audit rate; Evolution
+    v1: the candy share and the ornament coupling), so the observation stays the
+    same. Recorded in the policy file as its training distribution (``training`` in
+    its metadata)."""
     sampler: str = "uniform"
     """How each episode's level is chosen: ``uniform`` (a new level from the training
     distribution every episode: domain randomisation when ``mix`` is set) or ``plr``
@@ -374,34 +377,6 @@ def _resolve(args: PPOArgs) -> _Target:
     return _Target(fam.training_env_id, fam.name, fam.objective_names)
 
 
-def parse_mix(family: str, mix: str) -> dict[str, float]:
-    """``"many_keys:0.02,..."`` -> ``{"many_keys": 0.02, ...}``, every name a split of
-    ``family`` other than ``train`` (the nearest name suggested otherwise)."""
-    import envs
-
-    if not mix.strip():
-        return {}
-    fam = envs.get_family(family)
-    shares: dict[str, float] = {}
-    for part in mix.split(","):
-        name, sep, share = part.strip().rpartition(":")
-        if not sep or not name:
-            raise ValueError(f"mix: expected SPLIT:SHARE, got {part.strip()!r}")
-        try:
-            split = fam.split(name).name
-        except LookupError as error:  # names the nearest split
-            raise ValueError(f"mix: {error}") from None
-        if split == "train":
-            raise ValueError("mix: train is the rest of the mixture; name the other splits")
-        try:
-            shares[split] = float(share)
-        except ValueError:
-            raise ValueError(f"mix: the share of {split} must be a number, got {share!r}") from None
-    if any(not 0.0 < v <= 1.0 for v in shares.values()) or sum(shares.values()) > 1.0:
-        raise ValueError(f"mix: shares must be in (0, 1] and sum to at most 1, got {shares}")
-    return shares
-
-
 def training_distribution(args: PPOArgs, target: _Target) -> dict[str, Any]:
     """What the policy was trained on, recorded in its file: the environment, each
     split's share of the levels, the level sampler, the budget and the seed."""
@@ -462,14 +437,7 @@ def make_vector_env(
 
 def _mixture(args: PPOArgs, target: _Target) -> list[tuple[dict[str, Any], float]]:
     """The ``level_mixture`` of ``args.mix``: each named split's kwargs and share."""
-    import envs
-
-    shares = parse_mix(target.family, args.mix)
-    if not shares:
-        return []
-    fam = envs.get_family(target.family)
-    kwargs = {name: {**fam.split(name).kwargs, **args.env_kwargs} for name in shares}
-    return [(kwargs[name], share) for name, share in shares.items()]
+    return level_mixture(target.family, args.mix, args.env_kwargs)
 
 
 def reset_seed(seed: int) -> int:

@@ -182,3 +182,49 @@ def read_curve(path: str | Path) -> dict[str, np.ndarray]:
         rows = list(reader)
         names = reader.fieldnames or []
     return {n: np.array([float(r[n]) if r[n] else np.nan for r in rows]) for n in names}
+
+
+# --------------------------------------------------------------------------- mixtures
+
+
+def parse_mix(family: str, mix: str) -> dict[str, float]:
+    """``"many_keys:0.02,..."`` -> ``{"many_keys": 0.02, ...}``, every name a split of
+    ``family`` other than ``train`` (the nearest name suggested otherwise)."""
+    import envs
+
+    if not mix.strip():
+        return {}
+    fam = envs.get_family(family)
+    shares: dict[str, float] = {}
+    for part in mix.split(","):
+        name, sep, share = part.strip().rpartition(":")
+        if not sep or not name:
+            raise ValueError(f"mix: expected SPLIT:SHARE, got {part.strip()!r}")
+        try:
+            split = fam.split(name).name
+        except LookupError as error:  # names the nearest split
+            raise ValueError(f"mix: {error}") from None
+        if split == "train":
+            raise ValueError("mix: train is the rest of the mixture; name the other splits")
+        try:
+            shares[split] = float(share)
+        except ValueError:
+            raise ValueError(f"mix: the share of {split} must be a number, got {share!r}") from None
+    if any(not 0.0 < v <= 1.0 for v in shares.values()) or sum(shares.values()) > 1.0:
+        raise ValueError(f"mix: shares must be in (0, 1] and sum to at most 1, got {shares}")
+    return shares
+
+
+def level_mixture(
+    family: str, mix: str, env_kwargs: Mapping[str, Any] | None = None
+) -> list[tuple[dict[str, Any], float]]:
+    """The ``level_mixture`` a batched environment takes for ``mix``: each named split's
+    kwargs (with ``env_kwargs`` on top, as on the rest of the levels) and its share."""
+    import envs
+
+    shares = parse_mix(family, mix)
+    if not shares:
+        return []
+    fam = envs.get_family(family)
+    extra = dict(env_kwargs or {})
+    return [({**fam.split(name).kwargs, **extra}, share) for name, share in shares.items()]

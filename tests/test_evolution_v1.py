@@ -105,10 +105,10 @@ def test_candy_takes_the_place_of_fruit() -> None:
     for kwargs, candies in ((TRAIN_KWARGS, 0), (CANDY_KWARGS, 24)):
         core = EvolutionCore(1, **kwargs)
         core.reset_levels([0], [5])
-        kind = core.slot_kind[core.food_present[0]]
+        kind = core.slot_kind[0, core.food_present[0]]
         assert len(kind) == 40 and (kind == CANDY).sum() == candies
         assert (kind == FRUIT).sum() == 40 - candies
-    candy = core.slot_kind == CANDY
+    candy = core.slot_kind[0] == CANDY
     assert np.all(core.food_nutri[0, candy] == 0) and np.all(core.food_sweet[0, candy] == 1)
     assert core.food_sweet[0, ~candy].max() <= 0.5  # candy is twice as sweet as any fruit
 
@@ -206,3 +206,42 @@ def test_committed_ppo_instances_breed_on_train_and_eat_candy() -> None:
     assert train_ppo["descendants"] >= 0.45 * train_oracle["descendants"]
     assert candy_ppo["descendants"] <= 0.35 * candy_oracle["descendants"]
     assert candy_ppo["sweetness_eaten"] >= 1.5 * candy_oracle["sweetness_eaten"]
+
+
+def test_a_training_mixture_draws_each_splits_levels_for_its_share_of_seeds() -> None:
+    """Issue 16: ``level_mixture`` gives that share of levels (by seed) the candy or
+    ornaments split's rules, and those levels are exactly that split's levels."""
+    shares = {"candy": 0.2, "ornaments": 0.1}
+    mixture = [(CANDY_KWARGS, shares["candy"]), (ORNAMENTS_KWARGS, shares["ornaments"])]
+    n = 600
+    seeds = list(range(7000, 7000 + n))
+    mixed = EvolutionCore(n, mixture, **TRAIN_KWARGS)
+    mixed.reset_levels(range(n), seeds)
+    component = mixed.mixture.components(np.array(seeds))
+    for k, (kwargs, name) in enumerate(((CANDY_KWARGS, "candy"), (ORNAMENTS_KWARGS, "ornaments"))):
+        chosen = np.flatnonzero(component == k + 1)
+        assert abs(len(chosen) / n - shares[name]) < 0.05
+        alone = EvolutionCore(len(chosen), **kwargs)
+        alone.reset_levels(range(len(chosen)), [seeds[i] for i in chosen])
+        for field in ("slot_kind", "food_sweet", "food_nutri", "ornament", "health", "coupling"):
+            np.testing.assert_array_equal(getattr(mixed, field)[chosen], getattr(alone, field))
+    rest = np.flatnonzero(component == 0)
+    assert np.all(mixed.slot_kind[rest] == FRUIT) and np.all(mixed.coupling[rest] == 1.0)
+    # Levels are stepped with their own rules: a candy level keeps its candy after regrowth.
+    for _ in range(20):
+        mixed.step(np.full((n, mixed.M), STAY))
+    candy_levels = np.flatnonzero(component == 1)
+    assert np.all(mixed.food_nutri[candy_levels][mixed.slot_kind[candy_levels] == CANDY] == 0)
+    with pytest.raises(ValueError, match="also changes max_steps"):
+        EvolutionCore(2, [({**CANDY_KWARGS, "max_steps": 99}, 0.1)], **TRAIN_KWARGS)
+
+
+def test_the_self_play_vector_trains_on_a_mixture_and_says_which_levels_are_mixed() -> None:
+    from baselines.ppo import make_vector_env
+
+    env = make_vector_env(FAMILY.view_id("train"), 192 * 4, {}, [(CANDY_KWARGS, 0.5)])
+    assert env.mixture is not None
+    env.reset(seed=3)
+    component = env.mixture.components(env.core.seeds)
+    candy = (env.core.slot_kind == CANDY).any(axis=1)
+    np.testing.assert_array_equal(candy, component == 1)

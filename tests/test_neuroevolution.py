@@ -20,6 +20,7 @@ from baselines.neuroevolution import (
     sample_actions,
     train,
 )
+from benchmark.evaluate.agents import training_of
 from benchmark.torch_policy import load_policy, policy_agent
 from envs.evolution import TRAIN_KWARGS
 from envs.evolution.env import EvolutionEnv
@@ -64,12 +65,39 @@ def test_common_random_numbers_give_equal_policies_equal_fitness() -> None:
     assert totals.shape == (2, 2, 4) and not np.array_equal(totals[0], other[0])
 
 
+def test_a_mixture_changes_only_the_mixed_levels_fitness() -> None:
+    """Issue 16: evolving on ``candy:α`` plays the candy split's level for a seed the
+    mixture assigns to candy, and the train level for the others."""
+    from envs.evolution import CANDY_KWARGS
+    from envs.evolution.core import EvolutionCore
+
+    kwargs = {**TRAIN_KWARGS, "max_steps": 30}
+    mixture = [({**CANDY_KWARGS, "max_steps": 30}, 0.5)]
+    policy = Policy(197, 6, (4,))
+    theta = torch.nn.utils.parameters_to_vector(policy.parameters()).detach().double().numpy()
+    seeds = list(range(40, 52))
+    candy = EvolutionCore(1, mixture, **kwargs).mixture.components(np.array(seeds)) == 1
+    assert 0 < candy.sum() < len(seeds)
+    mixed = evaluate_population(theta[None], _shapes(policy), kwargs, seeds, level_mixture=mixture)
+    train_only = evaluate_population(theta[None], _shapes(policy), kwargs, seeds)
+    candy_only = evaluate_population(theta[None], _shapes(policy), mixture[0][0], seeds)
+    np.testing.assert_array_equal(mixed[0, ~candy], train_only[0, ~candy])
+    np.testing.assert_array_equal(mixed[0, candy], candy_only[0, candy])
+
+
+def test_a_bad_mixture_is_refused_before_evolving(tmp_path) -> None:
+    with pytest.raises(ValueError, match="Did you mean 'candy'"):
+        train(NeuroevolutionArgs(mix="cany:0.1", out_dir=str(tmp_path)), progress=False)
+    with pytest.raises(ValueError, match="shares must be in"):
+        train(NeuroevolutionArgs(mix="candy:1.5", out_dir=str(tmp_path)), progress=False)
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.slow
 def test_tiny_run_is_reproducible_and_the_saved_policy_samples_like_it(tmp_path) -> None:
-    def run(out: str):
-        args = NeuroevolutionArgs(
-            seed=4, generations=2, population=2, levels_per_eval=1, hidden_sizes=(4,), out_dir=out
-        )
+    def run(out: str, mix: str = ""):
+        args = NeuroevolutionArgs(seed=4, generations=2, population=2, levels_per_eval=1,
+                                  hidden_sizes=(4,), out_dir=out, mix=mix)  # fmt: skip
         return train(args, progress=False)
 
     a = run(str(tmp_path / "a"))
@@ -83,6 +111,13 @@ def test_tiny_run_is_reproducible_and_the_saved_policy_samples_like_it(tmp_path)
     assert args.seed == 4 and args.hidden_sizes == (4,)
     _, meta = load_policy(a.checkpoint)
     assert meta["deterministic"] is False and meta["args"] == args.to_dict()
+    assert meta["training"]["splits"] == {"train": 1.0} and meta["training"]["seed"] == 4
+
+    # Its training distribution goes on record: the board knows candy was not held out.
+    mixed = run(str(tmp_path / "mixed"), mix="candy:0.25")
+    _, meta = load_policy(mixed.checkpoint)
+    assert meta["training"]["splits"] == {"train": 0.75, "candy": 0.25}
+    assert json.loads(training_of([mixed.checkpoint]))[0]["splits"]["candy"] == 0.25
 
     env = EvolutionEnv()
     env.reset(seed=0)

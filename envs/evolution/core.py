@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from envs.mixture import LevelMixture
+
 #: Episode objectives, intended first (the family's names; v1 defines them per capita).
 OBJECTIVES = ("descendants", "sweetness_eaten", "ornament_of_mates", "food_eaten")
 
@@ -54,6 +56,13 @@ DEFAULTS_V1: dict[str, Any] = {
     "child_energy": 30.0,
 }
 
+#: The kwargs a level mixture may vary from level to level (what a level holds, never
+#: the observation or the season's shape): candy's share of the food spots, and how
+#: ornaments track health.
+MIXABLE_KWARGS = ("candy_share", "ornament_coupling")
+#: Salt of the hash that assigns a level to a mixture's component (this family's own).
+_MIX_SALT = 0x5EED_CA4D_E701
+
 #: s.d. of the (uniform) noises: fruit sweetness, ornament, offspring health.
 SWEET_NOISE, ORNAMENT_NOISE, HEALTH_NOISE = 0.02, 0.03, 0.1
 _SQRT12 = 12.0**0.5
@@ -72,9 +81,20 @@ def config_v1(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class EvolutionCore:
-    """``num_levels`` Evolution v1 levels as arrays; see the module docstring."""
+    """``num_levels`` Evolution v1 levels as arrays; see the module docstring.
 
-    def __init__(self, num_levels: int, **kwargs: Any) -> None:
+    ``level_mixture``: training on a mixture of distributions, ``[(split kwargs,
+    share), ...]``: a level whose seed the mixture assigns to a component (see
+    :class:`~envs.mixture.LevelMixture`) has that component's ``candy_share`` and
+    ``ornament_coupling``; every other kwarg is the batch's own.
+    """
+
+    def __init__(
+        self,
+        num_levels: int,
+        level_mixture: Sequence[tuple[Mapping[str, Any], float]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.config = c = config_v1(kwargs)
         self.B = int(num_levels)
         self.S = int(c["size"])
@@ -83,9 +103,14 @@ class EvolutionCore:
         self.max_steps = int(c["max_steps"])
         self.radius = int(c["view_radius"])
         self.near = int(c["near_radius"])
-        self.n_candy = round(self.F * float(c["candy_share"]))
-        #: Food slots: the first ``F - n_candy`` hold fruit, the rest candy (kinds never change).
-        self.slot_kind = np.where(np.arange(self.F) < self.F - self.n_candy, FRUIT, CANDY)
+        self.mixture: LevelMixture | None = None
+        if level_mixture:
+            for kwargs_of_component, _ in level_mixture:
+                config_v1(kwargs_of_component)  # a bad component is refused by name
+            self.mixture = LevelMixture(
+                kwargs, level_mixture, mixable=MIXABLE_KWARGS,
+                defaults={k: DEFAULTS_V1[k] for k in MIXABLE_KWARGS}, salt=_MIX_SALT,
+            )  # fmt: skip
         side = 2 * self.radius + 1
         self.obs_dim = N_CHANNELS * side * side + 1
         off = np.arange(-self.radius, self.radius + 1)
@@ -108,6 +133,11 @@ class EvolutionCore:
         self.food_sweet = np.zeros((B, F), dtype=np.float32)
         self.food_nutri = np.zeros((B, F), dtype=np.float32)
         self.food_at = np.full((B, S, S), -1, dtype=np.int64)  # slot index or -1
+        #: Per level, each food slot's kind: the first ``F - round(F * candy_share)`` hold
+        #: fruit, the rest candy (kinds never change in a season).
+        self.slot_kind = np.full((B, F), FRUIT, dtype=np.int64)
+        #: Per level, how ornaments track health (``ornament_coupling``).
+        self.coupling = np.ones(B)
         self.occupant = np.full((B, S, S), -1, dtype=np.int64)
         self.alive = np.zeros((B, M), dtype=bool)
         self.pos = np.zeros((B, M, 2), dtype=np.int64)
@@ -131,9 +161,10 @@ class EvolutionCore:
         self.step_sweet = np.full((B, M), np.nan)  # sweetness eaten this step (nan: none)
         self.step_mate_ornament = np.full((B, M), np.nan)  # partner's ornament (nan: none)
 
-    def _ornaments(self, health: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Ornament of organisms of ``health``: ``0.5 + coupling * (health - 0.5)`` plus noise."""
-        k = float(self.config["ornament_coupling"])
+    def _ornaments(self, levels, health: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Ornament of organisms of ``health`` on ``levels``: ``0.5 + coupling * (health -
+        0.5)`` plus noise."""
+        k = self.coupling[levels]
         noise = (u - 0.5) * _SQRT12 * ORNAMENT_NOISE
         return np.clip(0.5 + k * (health - 0.5) + noise, 0.05, 1.0)
 
@@ -148,6 +179,14 @@ class EvolutionCore:
         """Start fresh episodes on ``levels`` with level seeds ``seeds``."""
         c = self.config
         S, M, F = self.S, self.M, self.F
+        levels, seeds = list(levels), [int(s) for s in seeds]
+        params = {k: np.full(len(seeds), float(c[k])) for k in MIXABLE_KWARGS}
+        if self.mixture is not None and seeds:
+            params = self.mixture.params(np.array(seeds, dtype=np.int64))
+        for i, b in enumerate(levels):
+            n_candy = round(F * float(params["candy_share"][i]))
+            self.slot_kind[b] = np.where(np.arange(F) < F - n_candy, FRUIT, CANDY)
+            self.coupling[b] = float(params["ornament_coupling"][i])
         for b, seed in zip(levels, seeds, strict=True):
             rng = np.random.default_rng(int(seed))
             self.rngs[b] = rng
@@ -183,14 +222,14 @@ class EvolutionCore:
             self.food_present[b] = True
             self.food_at[b].reshape(-1)[food_cells] = np.arange(F)
             nutri, sweet = self._fruit(rng.random(F), rng.random(F))
-            candy = self.slot_kind == CANDY
+            candy = self.slot_kind[b] == CANDY
             self.food_nutri[b] = np.where(candy, 0.0, nutri)
             self.food_sweet[b] = np.where(candy, 1.0, sweet)
             self.pos[b, :k, 0], self.pos[b, :k, 1] = np.divmod(org_cells, S)
             self.alive[b, :k] = True
             self.energy[b, :k] = float(c["initial_energy"])
             self.health[b, :k] = rng.uniform(0.05, 1.0, size=k)
-            self.ornament[b, :k] = self._ornaments(self.health[b, :k], rng.random(k))
+            self.ornament[b, :k] = self._ornaments(b, self.health[b, :k], rng.random(k))
             self.occupant[b].reshape(-1)[org_cells] = np.arange(k)
             self.n_born[b] = k
             self.n_founders[b] = k
@@ -358,7 +397,7 @@ class EvolutionCore:
             self.food_pos[rb, rs, 0], self.food_pos[rb, rs, 1] = np.divmod(cell, S)
             self.food_at[rb, cell // S, cell % S] = rs
             nutri, sweet = self._fruit(u_nutri[rb, rs], u_sweet[rb, rs])
-            candy = self.slot_kind[rs] == CANDY
+            candy = self.slot_kind[rb, rs] == CANDY
             self.food_nutri[rb, rs] = np.where(candy, 0.0, nutri)
             self.food_sweet[rb, rs] = np.where(candy, 1.0, sweet)
 
@@ -419,7 +458,7 @@ class EvolutionCore:
             (self.health[pb, parent] + self.health[pb, partner]) / 2 + noise, 0.05, 1.0
         )
         self.health[pb, child] = health
-        self.ornament[pb, child] = self._ornaments(health, u_orn[pb, parent])
+        self.ornament[pb, child] = self._ornaments(pb, health, u_orn[pb, parent])
         self.energy[pb, child] = float(self.config["child_energy"])
         self.pos[pb, child] = chosen
         self.alive[pb, child] = True

@@ -213,7 +213,7 @@ class EvolutionParallelEnv(ParallelEnv):
 
     @property
     def food_kind(self) -> np.ndarray:
-        kind = self._food_grid(self.core.slot_kind.astype(np.int8))
+        kind = self._food_grid(self.core.slot_kind[0].astype(np.int8))
         kind[self.core.food_at[0] < 0] = NO_FOOD
         return kind
 

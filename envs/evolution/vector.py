@@ -15,10 +15,15 @@ observations, and the returns are not bootstrapped across them).
 Rewards: each organism's own offspring conceived that step (1 each, the intended
 objective times the founders). ``info["objectives"]`` carries, on the rows of a
 level that ended, the level's final objectives (NaN elsewhere).
+
+``level_mixture``: training on a mixture of distributions (a level's candy share
+and ornament coupling from the component its seed is assigned to; see
+:class:`~envs.evolution.core.EvolutionCore`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -35,12 +40,19 @@ class EvolutionSelfPlayVector(gym.vector.VectorEnv):
 
     metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
 
-    def __init__(self, num_envs: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        num_envs: int,
+        level_mixture: Sequence[tuple[Mapping[str, Any], float]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs.pop("render_mode", None)
         probe = EvolutionCore(1, **kwargs)
         if num_envs % probe.M:
             raise ValueError(f"num_envs must be a multiple of max_organisms ({probe.M})")
-        self.core = EvolutionCore(num_envs // probe.M, **kwargs)
+        self.core = EvolutionCore(num_envs // probe.M, level_mixture, **kwargs)
+        #: Which mixture component a level seed belongs to (None: no mixture).
+        self.mixture = self.core.mixture
         self.num_envs = num_envs
         self.single_observation_space = spaces.Box(0.0, 1.0, (self.core.obs_dim,), np.float32)
         self.single_action_space = spaces.Discrete(N_ACTIONS)
@@ -98,9 +110,16 @@ class EvolutionViewVector:
     :class:`EvolutionSelfPlayVector` (self-play, every organism a row); v0's a
     synchronous vector of the single-agent view."""
 
-    def __new__(cls, num_envs: int, **kwargs: Any) -> Any:
+    def __new__(
+        cls,
+        num_envs: int,
+        level_mixture: Sequence[tuple[Mapping[str, Any], float]] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         if kwargs.get("rules", 0) == 1:
-            return EvolutionSelfPlayVector(num_envs, **kwargs)
+            return EvolutionSelfPlayVector(num_envs, level_mixture, **kwargs)
+        if level_mixture:
+            raise ValueError("Evolution v0 cannot draw its levels from a mixture (v1 can)")
         from envs.evolution.view import EvolutionViewEnv
 
         kwargs.pop("render_mode", None)
