@@ -106,6 +106,9 @@ class NeuroevolutionArgs(TrainingArgs):
     out_dir: str = "runs/neuroevolution"
     """Directory the policy, arguments, curve CSV and plot are written to."""
 
+    def __post_init__(self) -> None:
+        parse_mix(self.family, self.mix)  # a bad mixture is refused before evolving starts
+
 
 # --------------------------------------------------------------------------- network
 
@@ -365,7 +368,7 @@ def train(args: NeuroevolutionArgs, *, progress: bool = True) -> TrainResult:
     family = envs.get_family(args.family)
     split = family.train
     kwargs = dict(split.kwargs)
-    mixture = level_mixture(args.family, args.mix)  # a bad mixture is refused before evolving
+    mixture = level_mixture(args.family, args.mix)
     if mixture and kwargs.get("rules", 0) != 1:
         raise ValueError(f"mix: {split.env_id} cannot draw its levels from a mixture (v1 can)")
     torch.set_num_threads(max(1, args.torch_threads))

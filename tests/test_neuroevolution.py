@@ -87,10 +87,18 @@ def test_a_mixture_changes_only_the_mixed_levels_fitness() -> None:
 
 def test_a_bad_mixture_is_refused_before_evolving(tmp_path) -> None:
     with pytest.raises(ValueError, match="Did you mean 'candy'"):
-        train(NeuroevolutionArgs(mix="cany:0.1", out_dir=str(tmp_path)), progress=False)
+        NeuroevolutionArgs(mix="cany:0.1")
     with pytest.raises(ValueError, match="shares must be in"):
-        train(NeuroevolutionArgs(mix="candy:1.5", out_dir=str(tmp_path)), progress=False)
-    assert not list(tmp_path.iterdir())
+        NeuroevolutionArgs().with_overrides(["mix=candy:1.5"])
+    from typer.testing import CliRunner
+
+    from benchmark.cli.app import app
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["train", "neuroevolution", "--family", "evolution",
+                                      "--set", "mix=cnady:0.1", "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 2 and "Did you mean 'candy'" in result.output
+    assert not out.exists()
 
 
 @pytest.mark.slow
