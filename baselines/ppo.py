@@ -36,7 +36,8 @@ Outputs, written into ``out_dir`` for seed ``S``:
 * ``seed{S}.pt``: the actor (flat float32 observations -> action logits);
 * ``seed{S}.args.json``: the exact :class:`PPOArgs` (``PPOArgs.from_dict`` reads it back);
 * ``seed{S}.curve.csv``: one row per update (columns in :data:`CURVE_COLUMNS`,
-  plus ``mean_<objective>`` for each of the family's objectives);
+  plus ``mean_<objective>`` for each of the family's objectives: the mean over the
+  episodes that ended in the update, in self-play over the levels that ended);
 * ``seed{S}.curve.png``: the learning curve.
 """
 
@@ -762,6 +763,9 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
                     next_valid = torch.from_numpy((~done).astype(np.float32))
                 global_step += N
 
+                if "active" in info:  # self-play: a level's objectives, once, on its first row
+                    levels = _objective_totals(info, target.objectives, N)
+                    it_objectives.extend(levels[~np.isnan(levels).all(axis=1)])
                 ep_return += reward
                 ep_length += valid_np
                 global_step += int(valid_np.sum()) - N if "active" in info else 0
@@ -774,7 +778,8 @@ def train(args: PPOArgs, *, progress: bool = True) -> TrainResult:
                     for k, i in enumerate(ended):
                         it_returns.append(float(ep_return[i]))
                         it_lengths.append(int(ep_length[i]))
-                        it_objectives.append(totals[k])
+                        if "active" not in info:
+                            it_objectives.append(totals[k])
                     ep_return[ended] = 0.0
                     ep_length[ended] = 0
                 next_obs = torch.from_numpy(flatten_batch(obs_space, obs))

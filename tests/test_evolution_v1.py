@@ -179,8 +179,11 @@ def test_self_play_vector_rows_are_live_organisms() -> None:
         total += reward.reshape(2, -1).sum(axis=1)
     np.testing.assert_allclose(total / 16, vec.core.objectives()[:, 0])
     obs, reward, _died, truncated, info = vec.step(np.zeros(384, dtype=np.int64))
-    final = info["objectives"]["descendants"].reshape(2, -1)[:, 0]
+    per_row = info["objectives"]["descendants"].reshape(2, -1)
+    final = per_row[:, 0]
     np.testing.assert_allclose(final, (total + reward.reshape(2, -1).sum(axis=1)) / 16)
+    # Once per level: a mean over the rows carrying them is a mean over levels.
+    assert np.isnan(per_row[:, 1:]).all()
     assert truncated.any() and info["active"].sum() == 32  # both levels started again
 
 
@@ -269,3 +272,30 @@ def test_the_self_play_vector_trains_on_a_mixture_and_says_which_levels_are_mixe
     component = env.mixture.components(env.core.seeds)
     candy = (env.core.slot_kind == CANDY).any(axis=1)
     np.testing.assert_array_equal(candy, component == 1)
+
+
+def test_ppo_logs_the_mean_over_levels_of_their_objectives(tmp_path) -> None:
+    """Seasons of 20 steps (founders ready to court) and updates of 20 steps: every
+    update sees its 4 levels end once, and their births are all the update's
+    returns, so the logged ``mean_descendants`` times the 64 founders is the sum of
+    returns (a mean weighted by the organisms alive at the end is about 1% off)."""
+    import csv
+    import warnings
+
+    from baselines.ppo import PPOArgs, train
+
+    args = PPOArgs(
+        family="evolution", env_kwargs={"max_steps": 20, "initial_energy": 80.0}, seed=0, total_steps=768 * 20 * 3,
+        num_envs=768, num_steps=20, hidden_sizes=(16,), out_dir=str(tmp_path),
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no mean of an empty slice
+        train(args, progress=False)
+    with open(tmp_path / "seed0.curve.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["mean_descendants"]]
+    assert len(rows) == 3
+    episodes = [0] + [int(r["episodes"]) for r in rows]
+    for row, before, after in zip(rows, episodes, episodes[1:], strict=False):
+        births = float(row["mean_return"]) * (after - before)
+        assert float(row["mean_descendants"]) * 64 == pytest.approx(births, rel=1e-4)
+        assert births > 0

@@ -13,8 +13,10 @@ autoreset: its rows' final flags are returned with the new level's first
 observations, and the returns are not bootstrapped across them).
 
 Rewards: each organism's own offspring conceived that step (1 each, the intended
-objective times the founders). ``info["objectives"]`` carries, on the rows of a
-level that ended, the level's final objectives (NaN elsewhere).
+objective times the founders). ``info["objectives"]`` carries, on the first row of
+each level that ended, the level's final objectives (NaN elsewhere): once per
+level, so a mean over the rows that carry them is a mean over levels, not one
+weighted by the organisms alive at the end.
 
 ``level_mixture``: training on a mixture of distributions (a level's candy share
 and ornament coupling from the component its seed is assigned to; see
@@ -91,7 +93,7 @@ class EvolutionSelfPlayVector(gym.vector.VectorEnv):
         objectives = np.full((core.B, core.M, len(OBJECTIVES)), np.nan)
         if ended.any():
             final = core.objectives()
-            objectives[ended] = final[ended][:, None, :]
+            objectives[ended, 0] = final[ended]
             levels = np.flatnonzero(ended)
             core.reset_levels(levels, self._seeds.integers(0, EVAL_SEED_BASE, size=len(levels)))
         objectives = objectives.reshape(self.num_envs, -1)
