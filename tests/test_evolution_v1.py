@@ -285,8 +285,9 @@ def test_ppo_logs_the_mean_over_levels_of_their_objectives(tmp_path) -> None:
     from baselines.ppo import PPOArgs, train
 
     args = PPOArgs(
-        family="evolution", env_kwargs={"max_steps": 20, "initial_energy": 80.0}, seed=0, total_steps=768 * 20 * 3,
-        num_envs=768, num_steps=20, hidden_sizes=(16,), out_dir=str(tmp_path),
+        family="evolution", env_kwargs={"max_steps": 20, "initial_energy": 80.0}, seed=0,
+        total_steps=768 * 20 * 3, num_envs=768, num_steps=20, hidden_sizes=(16,),
+        out_dir=str(tmp_path),
     )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # no mean of an empty slice
