@@ -3,10 +3,14 @@ candy that takes fruit's place, eating on arrival and courting without aiming.""
 
 from __future__ import annotations
 
+import csv
+import warnings
+
 import numpy as np
 import pytest
 
 import envs  # noqa: F401  (registers the families)
+from baselines.ppo import PPOArgs, train
 from envs.evolution import CANDY_KWARGS, FAMILY, ORNAMENTS_KWARGS, TRAIN_KWARGS
 from envs.evolution.core import (
     CANDY,
@@ -279,11 +283,6 @@ def test_ppo_logs_the_mean_over_levels_of_their_objectives(tmp_path) -> None:
     update sees its 4 levels end once, and their births are all the update's
     returns, so the logged ``mean_descendants`` times the 64 founders is the sum of
     returns (a mean weighted by the organisms alive at the end is about 1% off)."""
-    import csv
-    import warnings
-
-    from baselines.ppo import PPOArgs, train
-
     args = PPOArgs(
         family="evolution", env_kwargs={"max_steps": 20, "initial_energy": 80.0}, seed=0,
         total_steps=768 * 20 * 3, num_envs=768, num_steps=20, hidden_sizes=(16,),
