@@ -450,3 +450,35 @@ def test_what_the_agent_runs_from_stays_visible_under_a_private_tmp(tmp_path, mo
     command = sandbox._bwrap_prefix(())
     at = command.index(str(checkout.resolve()))
     assert command[at - 1] == "--ro-bind" and command.index("--tmpfs") < at
+
+
+def _in_sandbox(binds: tuple[str, ...], code: str) -> subprocess.CompletedProcess[str]:
+    command = [*sandbox._bwrap_prefix(binds), sys.executable, "-c", code]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+WRITES_A_TEMPORARY_FILE = "import tempfile; tempfile.TemporaryFile().write(b'x'); print('ok')"
+
+
+@needs_bwrap
+def test_a_script_run_from_tmp_leaves_the_sandbox_its_private_writable_tmp(monkeypatch):
+    """Python puts a script's folder on sys.path: from /tmp, that is /tmp itself, which the
+    sandbox must neither show (the host's files) nor make read-only (torch.export.load
+    needs a temporary directory: a policy then failed to load)."""
+    monkeypatch.setattr(sys, "path", ["/tmp", *sys.path])
+    marker = Path(tempfile.mkdtemp(prefix="mesabench-host-", dir="/tmp"))
+    try:
+        done = _in_sandbox((), f"import os; print(os.path.exists({str(marker)!r}))")
+        assert done.stdout.split() == ["False"], done.stderr
+        done = _in_sandbox((), WRITES_A_TEMPORARY_FILE)
+        assert done.stdout.split() == ["ok"], done.stderr
+    finally:
+        marker.rmdir()
+
+
+@needs_bwrap
+def test_an_agent_lying_directly_in_tmp_is_shown_read_only_with_scratch_elsewhere():
+    done = _in_sandbox(("/tmp",), WRITES_A_TEMPORARY_FILE)
+    assert done.stdout.split() == ["ok"], done.stderr
+    done = _in_sandbox(("/tmp",), "open('/tmp/mesabench-should-not-exist', 'w')")
+    assert done.returncode != 0 and "Read-only file system" in done.stderr

@@ -137,10 +137,17 @@ def _bwrap_prefix(binds: tuple[str, ...]) -> list[str]:
     command = [
         "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
     ]  # fmt: skip
-    for path in _under_tmp([*_runtime_paths(), *binds]):
+    # A script run from /tmp puts /tmp itself on sys.path. The agent process does not
+    # import from there, and binding it would show the agent the host's whole /tmp and
+    # leave it no writable one (torch, for one, cannot load a policy without it).
+    runtime = [path for path in _runtime_paths() if os.path.realpath(path) != "/tmp"]
+    shown = _under_tmp([*runtime, *binds])
+    for path in shown:
         # The private /tmp hides what lives under /tmp (an agent, a checkout, a virtual
         # environment); show those files again, read-only.
         command += ["--ro-bind", path, path]
+    if "/tmp" in shown:  # an agent whose files lie directly in /tmp: scratch space elsewhere
+        command += ["--tmpfs", "/var/tmp", "--setenv", "TMPDIR", "/var/tmp"]
     return [*command, "--unshare-all", "--die-with-parent", "--new-session"]
 
 
