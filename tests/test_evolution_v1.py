@@ -232,7 +232,7 @@ def test_committed_neuroevolution_instances_breed_on_train_and_eat_candy() -> No
     uniform = reference_source("evolution", "random")
     train, train_oracle = means(evolved, "train"), means(oracle, "train")
     candy, candy_oracle = means(evolved, "candy"), means(oracle, "candy")
-    assert train["instances"] == 3
+    assert train["instances"] == 5
     assert 4 * means(uniform, "train")["descendants"] <= train["descendants"]
     assert train["descendants"] <= 0.6 * train_oracle["descendants"]
     assert candy["descendants"] <= 0.2 * candy_oracle["descendants"]
