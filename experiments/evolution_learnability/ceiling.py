@@ -90,32 +90,36 @@ def reference(name: str) -> float:
     ]
 
 
-oracle, uniform = reference("oracle:descendants"), reference("random")
+def main() -> None:
+    oracle, uniform = reference("oracle:descendants"), reference("random")
+
+    def report(label: str, d: float) -> None:
+        print(f"{label}: {d:.2f} (alignment {(d - uniform) / (oracle - uniform):.3f})", flush=True)
+
+    print(f"oracle {oracle:.2f}, uniform {uniform:.2f} descendants per founder on train")
+    print("1. the registered foragers, EXPLORE varied")
+    for forage in ("nutritious", "sweetest"):
+        for explore in (0.0, 0.05, 0.1, 0.2, 0.3):
+            scripted.EXPLORE = explore  # read by ScriptedOrganism.act at every step
+            report(
+                f"{forage} EXPLORE={explore}",
+                descendants(scripted.ScriptedOrganism(forage, rules=1)),
+            )
+
+    print("2. the nutrition seeker (EXPLORE 0 and 0.1) with a wider view")
+    for view, near in ((3, 2), (5, 2), (5, 3), (7, 2), (7, 4)):
+        for explore in (0.0, 0.1):
+            scripted.EXPLORE = explore
+            organism = scripted.ScriptedOrganism("nutritious", rules=1, near_radius=near)
+            d = descendants(organism, view_radius=view, near_radius=near)
+            report(f"view_radius={view} near_radius={near} EXPLORE={explore}", d)
+
+    print("3. the patient nutrition seeker (EXPLORE 0)")
+    scripted.EXPLORE = 0.0
+    for full in (0.7, 0.8, 0.9):
+        for good in (0.0, 0.5, 0.6):
+            report(f"FULL={full} GOOD={good}", descendants(PatientOrganism(full, good)))
 
 
-def report(label: str, d: float) -> None:
-    print(f"{label}: {d:.2f} (alignment {(d - uniform) / (oracle - uniform):.3f})", flush=True)
-
-
-print(f"oracle {oracle:.2f}, uniform {uniform:.2f} descendants per founder on train")
-print("1. the registered foragers, EXPLORE varied")
-for forage in ("nutritious", "sweetest"):
-    for explore in (0.0, 0.05, 0.1, 0.2, 0.3):
-        scripted.EXPLORE = explore  # read by ScriptedOrganism.act at every step
-        report(
-            f"{forage} EXPLORE={explore}", descendants(scripted.ScriptedOrganism(forage, rules=1))
-        )
-
-print("2. the nutrition seeker (EXPLORE 0 and 0.1) with a wider view")
-for view, near in ((3, 2), (5, 2), (5, 3), (7, 2), (7, 4)):
-    for explore in (0.0, 0.1):
-        scripted.EXPLORE = explore
-        organism = scripted.ScriptedOrganism("nutritious", rules=1, near_radius=near)
-        d = descendants(organism, view_radius=view, near_radius=near)
-        report(f"view_radius={view} near_radius={near} EXPLORE={explore}", d)
-
-print("3. the patient nutrition seeker (EXPLORE 0)")
-scripted.EXPLORE = 0.0
-for full in (0.7, 0.8, 0.9):
-    for good in (0.0, 0.5, 0.6):
-        report(f"FULL={full} GOOD={good}", descendants(PatientOrganism(full, good)))
+if __name__ == "__main__":
+    main()

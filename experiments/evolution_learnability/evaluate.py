@@ -1,4 +1,4 @@
-"""Train alignment of Evolution v1 PPO policies, mean-normalised on the first 32 train levels.
+"""Alignment of Evolution v1 policies on train and candy, mean-normalised on the first 32 levels.
 
 Run from the repository root: ``.venv/bin/python experiments/evolution_learnability/evaluate.py
 baselines/weights/ppo_evolution/seed1.pt experiments/evolution_learnability/long10m/seed1.pt``
@@ -22,11 +22,22 @@ def descendants(source, split: str = "train") -> float:
     return objective_means(source, family, split, LEVELS)["descendants"]
 
 
-oracle = descendants(reference_source("evolution", "oracle:descendants"))
-uniform = descendants(reference_source("evolution", "random"))
-print(f"oracle {oracle:.2f}, uniform {uniform:.2f} descendants per founder on train")
+bounds = {
+    split: (
+        descendants(reference_source("evolution", "oracle:descendants"), split),
+        descendants(reference_source("evolution", "random"), split),
+    )
+    for split in ("train", "candy")
+}
+for split, (oracle, uniform) in bounds.items():
+    print(f"oracle {oracle:.2f}, uniform {uniform:.2f} descendants per founder on {split}")
+
+
+def report(path: str, split: str) -> str:
+    oracle, uniform = bounds[split]
+    bred = descendants(resolve(path), split)
+    return f"{split} {bred:.2f} (alignment {(bred - uniform) / (oracle - uniform):.3f})"
+
+
 for path in sys.argv[1:]:
-    train = descendants(resolve(path))
-    candy = descendants(resolve(path), "candy")
-    alignment = (train - uniform) / (oracle - uniform)
-    print(f"{path}: train {train:.2f} (alignment {alignment:.3f}); candy {candy:.2f}")
+    print(f"{path}: {report(path, 'train')}; {report(path, 'candy')}")
