@@ -8,10 +8,6 @@ process, whichever executor evaluated it; a run that fails stores nothing.
 A run already stored for the same agent checksum, environment fingerprint and
 seeds is re-used instead of evaluated again.
 
-Workers die with this process (and their agent processes with them), and an
-interrupted evaluation (Ctrl-C, SIGTERM) kills its workers before it returns:
-no process outlives the command.
-
 Each run is claimed in the database before it is evaluated
 (:func:`benchmark.store.storage.claim_run`): when several commands (on one machine or
 many sharing a PostgreSQL server) need the same run at once, a reference run
