@@ -405,15 +405,32 @@ def test_killing_the_command_leaves_no_process_behind(arena, how):
                "--workers", "2", "--act-timeout", "600", "--no-progress",
                "--db", arena.url]  # fmt: skip
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    process = subprocess.Popen(command, cwd=REPO, **quiet)
+    # Started as from a terminal, where Ctrl-C is neither ignored nor blocked: a process
+    # inherits both across exec, and a test runner's worker may have either from
+    # whatever ran in it before.
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        process = subprocess.Popen(command, cwd=REPO, **quiet)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        signal.signal(signal.SIGINT, handler)
     try:
         deadline = time.monotonic() + 120
         while not _agents_in_workers(process.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _agents_in_workers(process.pid), "no agent process started in a pool worker"
         below = sandbox.descendants(process.pid)
+        masks = [
+            line.strip()
+            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines()
+            if line.startswith(("SigBlk", "SigIgn", "SigCgt"))
+        ]
         os.kill(process.pid, how)
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the command outlived {how.name} by 30 s; its signal masks: {masks}")
         time.sleep(5)
         assert [p for p in below if _alive(p)] == []
     finally:
