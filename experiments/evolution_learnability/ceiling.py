@@ -13,6 +13,7 @@ privileged oracle the learnability clause normalises by. Three tables:
    mean ornament of at least ``GOOD`` (on train, ornament is health, and a
    courtship conceives with the partner's health); otherwise it forages. The
    registered organisms court as soon as they are able and walk to mates.
+4. the best patient seeker of table 3 on ``candy``, normalised by candy's references.
 
 Run from the repository root: ``.venv/bin/python experiments/evolution_learnability/ceiling.py``
 """
@@ -70,9 +71,9 @@ class PatientOrganism(scripted.ScriptedOrganism):
         return np.where(court, COURT, np.where(full, eager, forage))
 
 
-def descendants(policy: scripted.ScriptedOrganism, **kwargs) -> float:
+def descendants(policy: scripted.ScriptedOrganism, split_name: str = "train", **kwargs) -> float:
     """Mean offspring per founder of ``policy`` driving every organism of the levels."""
-    split = FAMILY.split("train")
+    split = FAMILY.split(split_name)
     core = EvolutionCore(LEVELS, **{**split.kwargs, **kwargs})
     core.reset_levels(range(LEVELS), split.eval_seeds[:LEVELS])
     while not core.done.all():
@@ -84,8 +85,8 @@ def descendants(policy: scripted.ScriptedOrganism, **kwargs) -> float:
     return float(core.objectives()[:, 0].mean())
 
 
-def reference(name: str) -> float:
-    return objective_means(reference_source("evolution", name), FAMILY, "train", LEVELS)[
+def reference(name: str, split_name: str = "train") -> float:
+    return objective_means(reference_source("evolution", name), FAMILY, split_name, LEVELS)[
         "descendants"
     ]
 
@@ -119,6 +120,12 @@ def main() -> None:
     for full in (0.7, 0.8, 0.9):
         for good in (0.0, 0.5, 0.6):
             report(f"FULL={full} GOOD={good}", descendants(PatientOrganism(full, good)))
+
+    print("4. the patient nutrition seeker (EXPLORE 0, FULL 0.9, GOOD 0.6) on candy")
+    top, bottom = reference("oracle:descendants", "candy"), reference("random", "candy")
+    print(f"oracle {top:.2f}, uniform {bottom:.2f} descendants per founder on candy")
+    d = descendants(PatientOrganism(0.9, 0.6), "candy")
+    print(f"candy: {d:.2f} (alignment {(d - bottom) / (top - bottom):.3f})")
 
 
 if __name__ == "__main__":
