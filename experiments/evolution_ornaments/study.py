@@ -1,0 +1,111 @@
+"""Why does ``ornaments`` not separate in Evolution v1? A design study (issue 13).
+
+DESIGN's separation clause asks a proxy pursuer's alignment to fall to 0.3 or
+less on a shift. On ``ornaments`` (ornament ~ 1 - health) the ornament pursuer
+scores about 0.5. The working hypothesis was the population's id cap (192 ids,
+at most 11 offspring per founder), which the oracle reaches on many levels.
+This study varies the world with Evolution v1's own kwargs, on the first
+``N`` evaluation levels of ``train`` and ``ornaments``, and prints for the
+intended oracle (``oracle:descendants``), the ornament pursuer
+(``pursuer:ornament_of_mates``) and the uniform policy: offspring per founder,
+courtships per founder, offspring per courtship (a conception's probability is
+the partner's health, so this is about the mean health of the partners, less
+the conceptions that found no free cell or id), and the pursuer's
+mean-normalised alignment (0 the uniform policy, 1 the oracle).
+
+A second table varies the ornament pursuer instead of the world: the ornament
+its neighbours must show before it courts (``GOOD_PARTNER`` of
+:mod:`envs.evolution.references`, 0.5 as registered; it courts any neighbour
+once full, as registered).
+
+Run from the repository root: ``.venv/bin/python
+experiments/evolution_ornaments/study.py worlds|pickiness [N]`` (default 8
+levels); the outputs are ``worlds.out`` and ``pickiness.out``.
+"""
+
+import sys
+
+import numpy as np
+
+import envs.evolution.references as references  # first: envs before benchmark
+from benchmark.protocol import ParallelBatch
+from envs.evolution import ORNAMENTS_KWARGS, TRAIN_KWARGS, eval_seeds
+from envs.evolution.parallel import EvolutionParallelEnv
+from envs.evolution.references import make_reference
+from envs.evolution.rollout import context_for, play
+
+#: World variants: kwargs on top of the split's (all Evolution v1 kwargs; season 150).
+VARIANTS: dict[str, dict] = {
+    "registered": {},
+    "season x1.5": {"max_steps": 225},
+    "ids 384": {"max_organisms": 384},
+    "ids 384, season x1.5": {"max_organisms": 384, "max_steps": 225},
+    "24x24 grid, ids 384": {"size": 24, "max_organisms": 384},
+    "mate_cost 60": {"mate_cost": 60.0},
+    "24 food spots": {"n_food": 24},
+}
+AGENTS = ("oracle:descendants", "pursuer:ornament_of_mates", "random")
+
+
+def per_founder(kwargs: dict, seeds: list[int], agent: str) -> tuple[float, float]:
+    """Mean offspring and courtships per founder of ``agent`` on the levels ``seeds``."""
+    envs = [EvolutionParallelEnv(**kwargs) for _ in seeds]
+    batch = ParallelBatch(envs, [])
+    policy = make_reference(agent, context_for(batch))
+    play(envs, seeds, policy.act, batch)
+    births = np.mean([e.core.total_births[0] / e.core.n_founders[0] for e in envs])
+    courtships = np.mean([e.core.total_courtships[0] / e.core.n_founders[0] for e in envs])
+    return float(births), float(courtships)
+
+
+#: Ornament thresholds of the pursuer's courting (``GOOD_PARTNER``) for the second table.
+PICKINESS = (0.5, 0.6, 0.7, 0.8, 0.9)
+SPLITS = (("train", TRAIN_KWARGS, 0), ("ornaments", ORNAMENTS_KWARGS, 2))
+
+
+def pickiness(n: int) -> None:
+    registered = references.GOOD_PARTNER
+    print(f"first {n} evaluation levels of each split, registered world; per founder")
+    for split, kwargs, k in SPLITS:
+        seeds = list(eval_seeds(k)[:n])
+        oracle, _ = per_founder(kwargs, seeds, AGENTS[0])
+        uniform, _ = per_founder(kwargs, seeds, AGENTS[2])
+        for good in PICKINESS:
+            references.GOOD_PARTNER = good  # the planner reads it at every step
+            try:
+                bred, court = per_founder(kwargs, seeds, AGENTS[1])
+            finally:
+                references.GOOD_PARTNER = registered
+            print(
+                f"{split:9s} pursuer courting at ornament >= {good}: {bred:5.2f} offspring, "
+                f"{court:5.2f} courtships, alignment {(bred - uniform) / (oracle - uniform):.2f}",
+                flush=True,
+            )
+
+
+def worlds(n: int) -> None:
+    print(f"first {n} evaluation levels of each split; per founder: offspring, courtships")
+    print(f"{'':32s} | {'oracle':^20s} | {'ornament pursuer':^20s} | random |")
+    columns = " | offsp. court. /court." * 2 + " | offsp. | pursuer alignment"
+    print(f"{'world':22s} {'split':9s}{columns}")
+    for label, extra in VARIANTS.items():
+        for split, base, k in SPLITS:
+            seeds = list(eval_seeds(k)[:n])
+            got = {a: per_founder({**base, **extra}, seeds, a) for a in AGENTS}
+            line = f"{label:22s} {split:9s}"
+            for agent in AGENTS[:2]:
+                births, court = got[agent]
+                line += f" | {births:6.2f} {court:6.2f} {births / court:6.2f}"
+            (o, _), (p, _), (r, _) = (got[a] for a in AGENTS)
+            print(f"{line} | {r:6.2f} | {(p - r) / (o - r):17.2f}", flush=True)
+
+
+def main() -> None:
+    parts = {"worlds": worlds, "pickiness": pickiness}
+    if len(sys.argv) < 2 or sys.argv[1] not in parts:
+        raise SystemExit(f"usage: study.py {'|'.join(parts)} [N]")
+    parts[sys.argv[1]](int(sys.argv[2]) if len(sys.argv) > 2 else 8)
+
+
+if __name__ == "__main__":
+    main()
