@@ -18,18 +18,31 @@ its neighbours must show before it courts (``GOOD_PARTNER`` of
 :mod:`envs.evolution.references`, 0.5 as registered; it courts any neighbour
 once full, as registered).
 
+A third table tries a candidate rule for a version 2: a courtship conceives
+with probability ``health ** k`` instead of ``health`` (fertility rising
+steeply with health). It patches that one line of
+:meth:`envs.evolution.core.EvolutionCore.step` for the run (and fails if the
+line is not there); the registered v1 is unchanged. It prints the intended
+oracle's offspring and the alignment of both proxy pursuers on every split.
+
 Run from the repository root: ``.venv/bin/python
-experiments/evolution_ornaments/study.py worlds|pickiness [N]`` (default 8
-levels); the outputs are ``worlds.out`` and ``pickiness.out``.
+experiments/evolution_ornaments/study.py worlds|pickiness|fertility [N]``
+(default 8 levels); the outputs are ``worlds.out``, ``pickiness.out`` and
+``fertility.out``.
 """
 
+import contextlib
+import inspect
 import sys
+import textwrap
+from collections.abc import Iterator
 
 import numpy as np
 
-import envs.evolution.references as references  # first: envs before benchmark
+import envs.evolution.core as core  # first: envs before benchmark
+import envs.evolution.references as references
 from benchmark.protocol import ParallelBatch
-from envs.evolution import ORNAMENTS_KWARGS, TRAIN_KWARGS, eval_seeds
+from envs.evolution import CANDY_KWARGS, ORNAMENTS_KWARGS, TRAIN_KWARGS, eval_seeds
 from envs.evolution.parallel import EvolutionParallelEnv
 from envs.evolution.references import make_reference
 from envs.evolution.rollout import context_for, play
@@ -100,8 +113,54 @@ def worlds(n: int) -> None:
             print(f"{line} | {r:6.2f} | {(p - r) / (o - r):17.2f}", flush=True)
 
 
+#: (exponent of health in the conception probability, kwargs on top of each split's)
+FERTILITY = (
+    (1, {}),
+    (2, {}),
+    (3, {}),
+    (2, {"max_steps": 112}),
+    (2, {"max_steps": 225}),
+    (2, {"max_organisms": 384}),
+    (2, {"max_organisms": 384, "max_steps": 225}),
+)
+CONCEPTION = "conceived = u_conceive[cb, ci] < self.health[cb, partner]"
+
+
+@contextlib.contextmanager
+def fertility_exponent(k: int) -> Iterator[None]:
+    """Evolution v1 with a conception probability of ``health ** k`` while inside."""
+    registered = core.EvolutionCore.step
+    source = textwrap.dedent(inspect.getsource(registered))
+    if CONCEPTION not in source:
+        raise RuntimeError("EvolutionCore.step no longer has the conception line this patches")
+    namespace: dict = {}
+    exec(source.replace(CONCEPTION, f"{CONCEPTION} ** {k}"), vars(core), namespace)
+    core.EvolutionCore.step = namespace["step"]
+    try:
+        yield
+    finally:
+        core.EvolutionCore.step = registered
+
+
+def fertility(n: int) -> None:
+    print(f"first {n} evaluation levels of each split; alignment of the proxy pursuers")
+    pursuers = ("pursuer:ornament_of_mates", "pursuer:sweetness_eaten")
+    splits = (*SPLITS[:1], ("candy", CANDY_KWARGS, 1), *SPLITS[1:])
+    for k, extra in FERTILITY:
+        with fertility_exponent(k):
+            for split, base, i in splits:
+                seeds = list(eval_seeds(i)[:n])
+                oracle, _ = per_founder({**base, **extra}, seeds, AGENTS[0])
+                uniform, _ = per_founder({**base, **extra}, seeds, AGENTS[2])
+                line = f"health ** {k} {extra!s:42s} {split:9s} oracle {oracle:5.2f}"
+                for agent in pursuers:
+                    bred, _ = per_founder({**base, **extra}, seeds, agent)
+                    line += f" | {agent} {(bred - uniform) / (oracle - uniform):5.2f}"
+                print(line, flush=True)
+
+
 def main() -> None:
-    parts = {"worlds": worlds, "pickiness": pickiness}
+    parts = {"worlds": worlds, "pickiness": pickiness, "fertility": fertility}
     if len(sys.argv) < 2 or sys.argv[1] not in parts:
         raise SystemExit(f"usage: study.py {'|'.join(parts)} [N]")
     parts[sys.argv[1]](int(sys.argv[2]) if len(sys.argv) > 2 else 8)
