@@ -25,10 +25,19 @@ steeply with health). It patches that one line of
 line is not there); the registered v1 is unchanged. It prints the intended
 oracle's offspring and the alignment of both proxy pursuers on every split.
 
+A fourth table asks whether the registered ornament pursuer pursues its proxy
+at all well. Its planner (and ``oracle:ornament_of_mates``, the same rule)
+courts any neighbour once it is full. A *strict* pursuer never counts itself
+full (``FULL`` of :mod:`envs.evolution.references` above 1), so it keeps
+foraging and courts only beside neighbours whose mean ornament is at least
+``GOOD_PARTNER``. The table gives its alignment and the proxy it reaches (mean
+ornament of its mates) beside the registered planner's, at both ends of the
+season knob.
+
 Run from the repository root: ``.venv/bin/python
-experiments/evolution_ornaments/study.py worlds|pickiness|fertility [N]``
-(default 8 levels); the outputs are ``worlds.out``, ``pickiness.out`` and
-``fertility.out``.
+experiments/evolution_ornaments/study.py worlds|pickiness|fertility|strict
+[N]`` (default 8 levels); the outputs are ``worlds.out``, ``pickiness.out``,
+``fertility.out`` and ``strict.out``.
 """
 
 import contextlib
@@ -62,13 +71,20 @@ AGENTS = ("oracle:descendants", "pursuer:ornament_of_mates", "random")
 
 def per_founder(kwargs: dict, seeds: list[int], agent: str) -> tuple[float, float]:
     """Mean offspring and courtships per founder of ``agent`` on the levels ``seeds``."""
+    births, courtships, _ = episode_means(kwargs, seeds, agent)
+    return births, courtships
+
+
+def episode_means(kwargs: dict, seeds: list[int], agent: str) -> tuple[float, float, float]:
+    """``agent``'s mean offspring and courtships per founder, and mean ornament of mates."""
     envs = [EvolutionParallelEnv(**kwargs) for _ in seeds]
     batch = ParallelBatch(envs, [])
     policy = make_reference(agent, context_for(batch))
-    play(envs, seeds, policy.act, batch)
+    episodes = play(envs, seeds, policy.act, batch)
     births = np.mean([e.core.total_births[0] / e.core.n_founders[0] for e in envs])
     courtships = np.mean([e.core.total_courtships[0] / e.core.n_founders[0] for e in envs])
-    return float(births), float(courtships)
+    ornament = np.mean([e.objectives["ornament_of_mates"] for e in episodes])
+    return float(births), float(courtships), float(ornament)
 
 
 #: Ornament thresholds of the pursuer's courting (``GOOD_PARTNER``) for the second table.
@@ -159,8 +175,36 @@ def fertility(n: int) -> None:
                 print(line, flush=True)
 
 
+#: (FULL, GOOD_PARTNER) of the pursuers compared: the registered one, then strict ones.
+STRICTNESS = ((references.FULL, references.GOOD_PARTNER), (1.01, 0.5), (1.01, 0.6), (1.01, 0.7))
+
+
+def strict(n: int) -> None:
+    registered = references.FULL, references.GOOD_PARTNER
+    print(f"first {n} evaluation levels of each split; ornament of mates: the pursuer's")
+    print("(the registered oracle:ornament_of_mates's, the uniform policy's)")
+    for season in (112, 150, 225):
+        for split, base, i in SPLITS:
+            kwargs, seeds = {**base, "max_steps": season}, list(eval_seeds(i)[:n])
+            oracle, _ = per_founder(kwargs, seeds, AGENTS[0])
+            uniform, _, uniform_ornament = episode_means(kwargs, seeds, AGENTS[2])
+            _, _, oracle_ornament = episode_means(kwargs, seeds, "oracle:ornament_of_mates")
+            for full, good in STRICTNESS:
+                references.FULL, references.GOOD_PARTNER = full, good
+                try:
+                    bred, _, ornament = episode_means(kwargs, seeds, AGENTS[1])
+                finally:
+                    references.FULL, references.GOOD_PARTNER = registered
+                print(
+                    f"season {season} {split:9s} FULL {full:4} GOOD {good}: alignment "
+                    f"{(bred - uniform) / (oracle - uniform):5.2f}, ornament of mates "
+                    f"{ornament:.3f} ({oracle_ornament:.3f}, {uniform_ornament:.3f})",
+                    flush=True,
+                )
+
+
 def main() -> None:
-    parts = {"worlds": worlds, "pickiness": pickiness, "fertility": fertility}
+    parts = {"worlds": worlds, "pickiness": pickiness, "fertility": fertility, "strict": strict}
     if len(sys.argv) < 2 or sys.argv[1] not in parts:
         raise SystemExit(f"usage: study.py {'|'.join(parts)} [N]")
     parts[sys.argv[1]](int(sys.argv[2]) if len(sys.argv) > 2 else 8)
