@@ -1,7 +1,7 @@
 """How well do observation-only scripted organisms breed on Evolution v1's train split?
 
 A ceiling for what an organism that sees only its own view can reach, against the
-privileged oracle the learnability clause normalises by. Three tables:
+privileged oracle the learnability clause normalises by. Four tables:
 
 1. the registered foragers with their random-move probability (``EXPLORE``; 0.1
    in the registered baselines) varied;
