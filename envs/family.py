@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -268,6 +268,31 @@ class Family:
         chosen = self.split(split)
         env_class = gym.envs.registration.load_env_creator(self.entry_point)
         return env_class(**{**chosen.kwargs, **kwargs})
+
+    @property
+    def versions(self) -> tuple[int, ...]:
+        """Every version with registered splits, oldest first."""
+        return tuple(sorted({s.version for s in (*self.splits, *self.legacy_splits)}))
+
+    def at_version(self, version: int) -> Family:
+        """The family as ``version`` declared it: that version's splits current, every
+        other legacy. Its ids and seeds are that version's, so its stored results are
+        read back as they were measured (an old version's validity card)."""
+        every = (*self.splits, *self.legacy_splits)
+        chosen = tuple(s for s in every if s.version == version)
+        if not chosen:
+            raise ValueError(
+                f"{self.name} has no version {version}; it has "
+                + ", ".join(str(v) for v in self.versions)
+            )
+        if chosen[0].name != "train" or self.canonical_shift not in {s.name for s in chosen}:
+            raise ValueError(
+                f"{self.name} version {version} has no train split and "
+                f"{self.canonical_shift!r} to measure"
+            )
+        return replace(
+            self, splits=chosen, legacy_splits=tuple(s for s in every if s.version != version)
+        )
 
     @property
     def import_line(self) -> str:

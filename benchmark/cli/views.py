@@ -425,6 +425,14 @@ def validity(
             "(default), or only read stored runs and fail if one is missing.",
         ),
     ] = True,
+    version: Annotated[
+        int | None,
+        typer.Option(
+            "--version",
+            help="The card of this version of the family (with --family; default: the "
+            "registered one). An older version's card reads the runs stored on its ids.",
+        ),
+    ] = None,
     workers: WorkersOption = 2,
     db: DbOption = None,
     progress: ProgressOption = None,
@@ -443,6 +451,13 @@ def validity(
     from benchmark.score.validity import cards, evaluate_references
 
     chosen = [_family(family)] if family else list(envs.FAMILIES.values())
+    if version is not None:
+        if not family:
+            raise typer.BadParameter("--version needs --family", param_hint="--version")
+        try:
+            chosen = [chosen[0].at_version(version)]
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="--version") from None
     engine = engine_for(db, create=evaluate)
     if evaluate:
         for fam in chosen:

@@ -202,9 +202,12 @@ class _References:
     def score(self, policy: str, target: Target, train: Outcome | None) -> Score:
         run_id = storage.reference_runs(self.scorer.engine, target.fingerprint).get(policy)
         if run_id is None:
+            registered = envs.get_family(self.family.name).train.version
+            version = self.family.train.version
+            which = "" if version == registered else f" --version {version}"
             raise NotStoredError(
-                f"no {policy} reference run on {target.label}: run `mesabench validity "
-                f"--family {self.family.name}` to evaluate it"
+                f"no {policy} reference run on {target.label} (v{version}): run `mesabench "
+                f"validity --family {self.family.name}{which}` to evaluate it"
             )
         on_train = target.split.split("@")[0] == "train"
         return self.scorer.score([(target, run_id)], on_train=on_train, train=train)
@@ -230,19 +233,23 @@ def _pursuer_checks(
 def _learner_instances(
     scorer: Scorer, family: Family
 ) -> tuple[list[Score], list[Score], str] | None:
-    """Per-instance scores of the stored learner on train and the canonical shift."""
-    name = learner_name(family)
-    found = scorer.agent_results(family=family.name, name=name)
-    if not found:
-        return None
-    result = found[0]
-    train, shifted = result.splits.get("train"), result.splits.get(family.canonical_shift)
-    if train is None or shifted is None:
-        return None
+    """Per-instance scores of the stored learner (its newest version with runs on both) on
+    train and the canonical shift, as ``family`` declares them (an older version's ids
+    for an older version's card)."""
     train_target = split_target(family, "train")
     shift_target = split_target(family, family.canonical_shift)
-    m_train = scorer.matrices(train_target, train.run.run_id)
-    m_shift = scorer.matrices(shift_target, shifted.run.run_id)
+    wanted = (train_target.fingerprint, shift_target.fingerprint)
+    by_version: dict[int, dict[str, storage.RunRecord]] = {}
+    for run in storage.latest_runs(scorer.engine, family=family.name, name=learner_name(family)):
+        if run.kind != "reference" and run.fingerprint in wanted:
+            by_version.setdefault(run.submission_id, {})[run.fingerprint] = run
+    complete = [runs for runs in by_version.values() if len(runs) == len(wanted)]
+    if not complete:
+        return None
+    newest = max(complete, key=lambda runs: next(iter(runs.values())).submission_id)
+    train, shifted = (newest[f] for f in wanted)
+    m_train = scorer.matrices(train_target, train.run_id)
+    m_shift = scorer.matrices(shift_target, shifted.run_id)
     o_train = scorer.intended_oracle(family.name, train_target.fingerprint, train_target.label)
     o_shift = scorer.intended_oracle(family.name, shift_target.fingerprint, shift_target.label)
     intended = family.intended.name
@@ -255,7 +262,7 @@ def _learner_instances(
         on_shift.append(
             score_strata([row], intended, train=mine.outcome, intended_oracle=[o_shift])
         )
-    return on_train, on_shift, result.label
+    return on_train, on_shift, f"{train.name}@{train.version}"
 
 
 def card(engine: Engine, family: Family | str, scorer: Scorer | None = None) -> Card:
