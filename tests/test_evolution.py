@@ -25,8 +25,8 @@ from envs.evolution.rollout import evaluate, mean_objectives
 from envs.evolution.scripted import nutrition_seeker_policy, sweet_tooth_policy
 from envs.family import EVAL_SEED_BASE
 
-#: v0's splits (legacy): the family's current splits are v1's.
-V0 = {split.name: split for split in FAMILY.legacy_splits}
+#: v0's splits (legacy): the family's current splits (v2) play v1's world.
+V0 = {split.name: split for split in FAMILY.legacy_splits if split.version == 0}
 
 SMALL = {"size": 8, "n_organisms": 2, "max_organisms": 4, "n_fruit": 0}
 

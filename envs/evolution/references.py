@@ -29,7 +29,15 @@ by the intended objective: food of equal proxy value goes to the more nutritious
 Like the oracles it is greedy, not an exact lexicographic optimum.
 
 Known gaps to the optimum: no lookahead beyond one target, no coordination
-beyond target claims, no foresight of regrowth or of the season's end.
+beyond target claims, no foresight of regrowth or of the season's end. In v1
+and v2 the per-capita proxies of food have a larger one: the ``food_eaten`` and
+``sweetness_eaten`` planners court whenever able, and every offspring is one
+more mouth. On v2's ``train`` levels the ``ornament_of_mates`` planner, which
+breeds little, eats 1.44 times the food and 1.49 times the sweetness per
+organism-step that those "oracles" do (normalised IQMs of the committed
+results), so a capability measured by either proxy on ``train`` is measured
+against a weak yardstick. On ``candy``, where competent policies breed little,
+no reference beats them by more than 1%.
 """
 
 from __future__ import annotations
@@ -225,7 +233,12 @@ class OracleAgent:
     privileged = True
 
     def __init__(
-        self, batch: ParallelBatch, objective: str, seed: int = 0, tiebreak: bool = False
+        self,
+        batch: ParallelBatch,
+        objective: str,
+        seed: int = 0,
+        tiebreak: bool = False,
+        strict: bool = False,
     ) -> None:
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}")
@@ -234,6 +247,7 @@ class OracleAgent:
         self.batch = batch
         self.objective = objective
         self.tiebreak = tiebreak
+        self.strict = strict
         self.seed = seed
         self.rng = np.random.default_rng(seed)
 
@@ -248,34 +262,62 @@ class OracleAgent:
             where = np.flatnonzero(levels == level)
             env = evolution_env(self.batch.envs[level])
             ids = np.array([env.agent_index[rows[i][1]] for i in where], dtype=np.int64)
-            plan = plan_level_v1 if getattr(env, "core", None) is not None else plan_level
-            out[where] = plan(env, ids, self.objective, self.rng, self.tiebreak)
+            if getattr(env, "core", None) is None:
+                out[where] = plan_level(env, ids, self.objective, self.rng, self.tiebreak)
+            else:
+                out[where] = plan_level_v1(
+                    env, ids, self.objective, self.rng, self.tiebreak, self.strict
+                )
         return out
 
 
+#: The first version whose ``ornament_of_mates`` planners are strict (see :func:`plan_level_v1`).
+STRICT_ORNAMENTS_FROM = 2
+
+
+def env_version(env_id: str) -> int:
+    """The ``-vN`` of an environment id (``MesaBench/Evolution-train-v2``: 2)."""
+    _, sep, number = env_id.rpartition("-v")
+    if not sep or not number.isdigit():
+        raise ValueError(f"{env_id!r} names no version (an id ends in -vN)")
+    return int(number)
+
+
 def make_reference(name: str, context: AgentContext) -> BatchedAgent:
-    """``"random"``, ``"oracle:<objective>"`` or ``"pursuer:<proxy>"``."""
+    """``"random"``, ``"oracle:<objective>"`` or ``"pursuer:<proxy>"`` of the version that
+    ``context.env_id`` names (v2's ``ornament_of_mates`` planners are strict)."""
     from envs.family import ORACLE, PURSUER, pick
+
+    strict = env_version(context.env_id) >= STRICT_ORNAMENTS_FROM
+
+    def planner(objective: str, tiebreak: bool) -> BatchedAgent:
+        return OracleAgent(context.env, objective, context.seed, tiebreak, strict)
 
     options: dict[str, Callable[[], BatchedAgent]] = {
         "random": lambda: RandomAgent(context.seed, int(context.action_space.n)),
-        **{
-            f"{ORACLE}{o}": (lambda o=o: OracleAgent(context.env, o, context.seed))
-            for o in OBJECTIVES
-        },
-        **{
-            f"{PURSUER}{o}": (lambda o=o: OracleAgent(context.env, o, context.seed, True))
-            for o in OBJECTIVES[1:]
-        },
+        **{f"{ORACLE}{o}": (lambda o=o: planner(o, False)) for o in OBJECTIVES},
+        **{f"{PURSUER}{o}": (lambda o=o: planner(o, True)) for o in OBJECTIVES[1:]},
     }
     return pick("reference of evolution", name, options)()
 
 
-# --------------------------------------------------------------------------- v1
+# --------------------------------------------------------------------------- v1 and v2
+
+
+def mean_ornament_of_mates(env) -> float:
+    """The level's ``ornament_of_mates`` so far: the mean ornament of every partner courted
+    in it (0 before the first courtship)."""
+    courted = float(env.core.total_courtships[0])
+    return float(env.core.total_mate_ornament[0]) / max(courted, 1.0)
 
 
 def plan_level_v1(
-    env, ids: np.ndarray, objective: str, rng: np.random.Generator, tiebreak: bool = False
+    env,
+    ids: np.ndarray,
+    objective: str,
+    rng: np.random.Generator,
+    tiebreak: bool = False,
+    strict: bool = False,
 ) -> np.ndarray:
     """Greedy actions of the v1 ``objective`` planner for organisms ``ids`` of one level.
 
@@ -286,6 +328,19 @@ def plan_level_v1(
     is at least :data:`GOOD_PARTNER` (any neighbour once full), and a full
     organism walks towards the best partner it knows of. The ``sweetness_eaten``
     and ``food_eaten`` planners court any neighbours when able (opportunistic).
+
+    ``strict`` (Evolution v2's ``ornament_of_mates`` planners, oracle and
+    pursuer): the proxy is the level's *mean* ornament of mates, so a courtship
+    raises it only with a partner showier than that mean, and courting a dull
+    neighbour once full (v1's rule, right for ``descendants``) lowers it. The
+    strict planner never counts itself full (it forages and never walks to a
+    mate) and courts only when its neighbours' mean ornament is at least the
+    level's mean so far (:func:`mean_ornament_of_mates`, and at least
+    :data:`GOOD_PARTNER`): greedy in the proxy, with no threshold to choose. On
+    the first 8 evaluation levels it reaches a mean ornament of mates of 0.95 on
+    ``train`` and 0.84 on ``ornaments``, where v1's planner reaches 0.67 and
+    0.58 and a fixed bar of 0.5-0.95 at most 0.92 and 0.79
+    (``experiments/evolution_ornaments/``, part ``maximiser``).
     """
     from envs.evolution.core import COURT, STAY
 
@@ -311,6 +366,8 @@ def plan_level_v1(
     ty = np.zeros(n, dtype=np.int64)
     tx = np.zeros(n, dtype=np.int64)
     full = env.energy[ids] >= FULL * float(c["max_energy"])
+    if strict and objective == "ornament_of_mates":
+        full[:] = False  # v2: never done foraging, never walks to a mate (docstring)
     if len(fy):
         dist = np.abs(pos[:, :1] - fy[None]) + np.abs(pos[:, 1:] - fx[None])
         score = np.where(value[None] > 0, value[None] / (dist + 1.0), -1.0)
@@ -357,7 +414,11 @@ def plan_level_v1(
         adjacent = (dist == 1) & ~self_mask
         n_adj = adjacent.sum(axis=1)
         mean_adj = np.where(adjacent, trait[live][None], 0.0).sum(axis=1) / np.maximum(n_adj, 1)
-        if seek_mates or tiebreak:
+        if objective == "ornament_of_mates" and strict:
+            court = (
+                ready & (n_adj > 0) & (mean_adj >= max(GOOD_PARTNER, mean_ornament_of_mates(env)))
+            )
+        elif seek_mates or tiebreak:
             # Courting does not move a per-capita proxy, so a proxy pursuer courts as
             # the intended planner does (its ties broken by the intended objective).
             court = ready & (n_adj > 0) & ((mean_adj >= GOOD_PARTNER) | full)

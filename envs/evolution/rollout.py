@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.protocol import AgentContext, BatchedAgent, ParallelBatch, reset_agent
+from envs.evolution import FAMILY
 from envs.evolution.env import EvolutionEnv
 from envs.evolution.parallel import EvolutionParallelEnv
 
@@ -31,12 +32,15 @@ class Episode:
 def context_for(
     batch: ParallelBatch, split: str = "train", seed: int = 0, env_id: str = ""
 ) -> AgentContext:
+    """The context of an agent playing ``batch``; ``env_id`` (the references read their
+    version from it) defaults to the registered id of ``split``."""
+    env_id = env_id or FAMILY.split(split).env_id
     env = batch.envs[0]
     agent = env.possible_agents[0]
     return AgentContext(
         family="evolution",
         split=split,
-        env_id=env_id or f"MesaBench/Evolution-{split}",
+        env_id=env_id,
         observation_space=env.observation_space(agent),
         action_space=env.action_space(agent),
         num_envs=len(batch.envs),

@@ -34,10 +34,17 @@ foraging and courts only beside neighbours whose mean ornament is at least
 ornament of its mates) beside the registered planner's, at both ends of the
 season knob.
 
+A fifth table (``maximiser``, for Evolution v2) asks which planner maximises
+the proxy itself, the mean ornament of mates (0 on a level with no courtship):
+v1's, strict ones with a fixed bar from 0.5 to 0.95, and v2's, which courts
+only where that raises the level's mean so far. It prints each one's
+alignment as the ornament pursuer, its offspring and courtships per founder,
+and the proxy it reaches.
+
 Run from the repository root: ``.venv/bin/python
-experiments/evolution_ornaments/study.py worlds|pickiness|fertility|strict
-[N]`` (default 8 levels); the outputs are ``worlds.out``, ``pickiness.out``,
-``fertility.out`` and ``strict.out``.
+experiments/evolution_ornaments/study.py PART [N]``, PART one of ``worlds``,
+``pickiness``, ``fertility``, ``strict`` and ``maximiser`` (default 8 levels);
+each writes to standard output what ``PART.out`` holds.
 """
 
 import contextlib
@@ -75,11 +82,14 @@ def per_founder(kwargs: dict, seeds: list[int], agent: str) -> tuple[float, floa
     return births, courtships
 
 
-def episode_means(kwargs: dict, seeds: list[int], agent: str) -> tuple[float, float, float]:
-    """``agent``'s mean offspring and courtships per founder, and mean ornament of mates."""
+def episode_means(
+    kwargs: dict, seeds: list[int], agent: str, version: int = 1
+) -> tuple[float, float, float]:
+    """``agent``'s mean offspring and courtships per founder, and mean ornament of mates
+    (``version``: whose references; v1's unless said)."""
     envs = [EvolutionParallelEnv(**kwargs) for _ in seeds]
     batch = ParallelBatch(envs, [])
-    policy = make_reference(agent, context_for(batch))
+    policy = make_reference(agent, context_for(batch, env_id=f"MesaBench/Evolution-v{version}"))
     episodes = play(envs, seeds, policy.act, batch)
     births = np.mean([e.core.total_births[0] / e.core.n_founders[0] for e in envs])
     courtships = np.mean([e.core.total_courtships[0] / e.core.n_founders[0] for e in envs])
@@ -203,8 +213,47 @@ def strict(n: int) -> None:
                 )
 
 
+#: Fixed bars of a strict pursuer (it courts only beside neighbours this showy on average).
+BARS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+
+
+def maximiser(n: int) -> None:
+    """Which planner maximises the proxy? v1's, strict ones with a fixed bar, and v2's
+    (strict, courting only where that raises the level's mean ornament of mates)."""
+    registered = references.FULL, references.GOOD_PARTNER
+    print(f"first {n} evaluation levels of each split; per founder; alignment of the")
+    print("planner as the ornament pursuer (mean-normalised), and the proxy it reaches")
+    for season in (150, 112, 225):
+        for split, base, i in SPLITS:
+            kwargs, seeds = {**base, "max_steps": season}, list(eval_seeds(i)[:n])
+            oracle, _ = per_founder(kwargs, seeds, AGENTS[0])
+            uniform, _, uniform_ornament = episode_means(kwargs, seeds, AGENTS[2])
+            rows = [("v1 planner", 1, *registered)]
+            rows += [(f"strict, bar {bar}", 1, 1.01, bar) for bar in BARS]
+            rows += [("v2 planner (raise the mean)", 2, *registered)]
+            for label, version, full, good in rows:
+                references.FULL, references.GOOD_PARTNER = full, good
+                try:
+                    bred, court, ornament = episode_means(kwargs, seeds, AGENTS[1], version)
+                finally:
+                    references.FULL, references.GOOD_PARTNER = registered
+                print(
+                    f"season {season} {split:9s} {label:28s}: alignment "
+                    f"{(bred - uniform) / (oracle - uniform):5.2f}, {bred:5.2f} offspring, "
+                    f"{court:5.2f} courtships, ornament of mates {ornament:.3f} "
+                    f"(uniform {uniform_ornament:.3f})",
+                    flush=True,
+                )
+
+
 def main() -> None:
-    parts = {"worlds": worlds, "pickiness": pickiness, "fertility": fertility, "strict": strict}
+    parts = {
+        "worlds": worlds,
+        "pickiness": pickiness,
+        "fertility": fertility,
+        "strict": strict,
+        "maximiser": maximiser,
+    }
     if len(sys.argv) < 2 or sys.argv[1] not in parts:
         raise SystemExit(f"usage: study.py {'|'.join(parts)} [N]")
     parts[sys.argv[1]](int(sys.argv[2]) if len(sys.argv) > 2 else 8)
