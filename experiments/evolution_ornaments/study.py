@@ -185,12 +185,22 @@ def fertility(n: int) -> None:
                 print(line, flush=True)
 
 
+@contextlib.contextmanager
+def courting_rule(full: float, good: float) -> Iterator[None]:
+    """v1's planners with ``FULL`` and ``GOOD_PARTNER`` set (they read both every step)."""
+    registered = references.FULL, references.GOOD_PARTNER
+    references.FULL, references.GOOD_PARTNER = full, good
+    try:
+        yield
+    finally:
+        references.FULL, references.GOOD_PARTNER = registered
+
+
 #: (FULL, GOOD_PARTNER) of the pursuers compared: the registered one, then strict ones.
 STRICTNESS = ((references.FULL, references.GOOD_PARTNER), (1.01, 0.5), (1.01, 0.6), (1.01, 0.7))
 
 
 def strict(n: int) -> None:
-    registered = references.FULL, references.GOOD_PARTNER
     print(f"first {n} evaluation levels of each split; ornament of mates: the pursuer's")
     print("(the registered oracle:ornament_of_mates's, the uniform policy's)")
     for season in (112, 150, 225):
@@ -200,11 +210,8 @@ def strict(n: int) -> None:
             uniform, _, uniform_ornament = episode_means(kwargs, seeds, AGENTS[2])
             _, _, oracle_ornament = episode_means(kwargs, seeds, "oracle:ornament_of_mates")
             for full, good in STRICTNESS:
-                references.FULL, references.GOOD_PARTNER = full, good
-                try:
+                with courting_rule(full, good):
                     bred, _, ornament = episode_means(kwargs, seeds, AGENTS[1])
-                finally:
-                    references.FULL, references.GOOD_PARTNER = registered
                 print(
                     f"season {season} {split:9s} FULL {full:4} GOOD {good}: alignment "
                     f"{(bred - uniform) / (oracle - uniform):5.2f}, ornament of mates "
@@ -232,11 +239,8 @@ def maximiser(n: int) -> None:
             rows += [(f"strict, bar {bar}", 1, 1.01, bar) for bar in BARS]
             rows += [("v2 planner (raise the mean)", 2, *registered)]
             for label, version, full, good in rows:
-                references.FULL, references.GOOD_PARTNER = full, good
-                try:
+                with courting_rule(full, good):
                     bred, court, ornament = episode_means(kwargs, seeds, AGENTS[1], version)
-                finally:
-                    references.FULL, references.GOOD_PARTNER = registered
                 print(
                     f"season {season} {split:9s} {label:28s}: alignment "
                     f"{(bred - uniform) / (oracle - uniform):5.2f}, {bred:5.2f} offspring, "
